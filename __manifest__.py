@@ -1,0 +1,30 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+{
+    "name": "Subscription Billing",
+    "summary": "Recurring contracts invoiced, sent, reminded and renewed automatically",
+    "version": "18.0.1.0.0",
+    "category": "Sales/Subscriptions",
+    "website": "https://github.com/subscription-billing/subscription_billing",
+    "author": "Subscription Billing developers",
+    "license": "LGPL-3",
+    "application": True,
+    "installable": True,
+    "depends": ["account", "mail", "portal", "sales_team"],
+    "data": [
+        "security/subscription_billing_groups.xml",
+        "security/ir.model.access.csv",
+        "security/subscription_contract_security.xml",
+        "data/ir_sequence_data.xml",
+        "data/subscription_close_reason_data.xml",
+        "wizard/subscription_contract_close_views.xml",
+        "views/subscription_plan_views.xml",
+        "views/subscription_close_reason_views.xml",
+        "views/subscription_contract_views.xml",
+        "views/res_partner_views.xml",
+        "views/account_move_views.xml",
+        "views/subscription_billing_menus.xml",
+    ],
+    "demo": [
+        "demo/subscription_contract_demo.xml",
+    ],
+}

@@ -1,0 +1,1 @@
+"""Pure-Python logic of subscription_billing: no Odoo import, tested by plain pytest."""

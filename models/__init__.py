@@ -1,0 +1,6 @@
+from . import subscription_close_reason
+from . import subscription_plan
+from . import subscription_contract
+from . import subscription_contract_line
+from . import res_partner
+from . import account_move

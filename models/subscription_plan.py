@@ -1,0 +1,132 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+BILLING_UNITS = [
+    ("day", "Days"),
+    ("week", "Weeks"),
+    ("month", "Months"),
+    ("year", "Years"),
+]
+BILLING_MODES = [
+    ("advance", "In advance (start of period)"),
+    ("arrears", "In arrears (end of period)"),
+]
+
+
+class SubscriptionPlan(models.Model):
+    _name = "subscription.plan"
+    _description = "Subscription Plan"
+    _order = "sequence, name, id"
+
+    name = fields.Char(required=True, translate=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one(
+        "res.company",
+        default=lambda self: self.env.company,
+        index=True,
+        help="Leave empty to share the plan between companies.",
+    )
+    billing_interval = fields.Integer(
+        string="Bill Every",
+        default=1,
+        required=True,
+        help="Number of units between two invoices: 3 months is quarterly.",
+    )
+    billing_unit = fields.Selection(
+        BILLING_UNITS, default="month", required=True, string="Billing Unit"
+    )
+    billing_mode = fields.Selection(
+        BILLING_MODES,
+        default="advance",
+        required=True,
+        help="In advance: the invoice is dated at the start of the billed period. "
+        "In arrears: at its end.",
+    )
+    commitment_length = fields.Integer(
+        help="Minimum duration of a contract, in commitment units. "
+        "0 means open-ended: the contract runs until it is closed."
+    )
+    commitment_unit = fields.Selection(
+        [("month", "Months"), ("year", "Years")], default="month", required=True
+    )
+    auto_renew = fields.Boolean(
+        string="Tacit Renewal",
+        help="At the end of the commitment the contract renews for the same term "
+        "unless the customer refused it.",
+    )
+    journal_id = fields.Many2one(
+        "account.journal",
+        string="Invoice Journal",
+        domain="[('type', '=', 'sale')]",
+        check_company=True,
+        help="Sales journal of the invoices. Empty: the company's default sales "
+        "journal.",
+    )
+    description = fields.Html(translate=True)
+    contract_ids = fields.One2many("subscription.contract", "plan_id")
+    contract_count = fields.Integer(compute="_compute_contract_count")
+
+    # === COMPUTE METHODS === #
+
+    def _compute_contract_count(self):
+        counts = dict(
+            self.env["subscription.contract"]._read_group(
+                [("plan_id", "in", self.ids)], ["plan_id"], ["__count"]
+            )
+        )
+        for plan in self:
+            plan.contract_count = counts.get(plan, 0)
+
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains("billing_interval")
+    def _check_billing_interval(self):
+        for plan in self:
+            if plan.billing_interval < 1:
+                raise ValidationError(
+                    _(
+                        "Plan %(plan)s: 'Bill Every' must be 1 or more "
+                        "(you entered %(value)s). Use 3 months for quarterly billing.",
+                        plan=plan.name,
+                        value=plan.billing_interval,
+                    )
+                )
+
+    @api.constrains("commitment_length")
+    def _check_commitment_length(self):
+        for plan in self:
+            if plan.commitment_length < 0:
+                raise ValidationError(
+                    _(
+                        "Plan %(plan)s: the commitment length cannot be negative; "
+                        "enter 0 for an open-ended plan.",
+                        plan=plan.name,
+                    )
+                )
+
+    # === ACTION METHODS === #
+
+    def action_view_contracts(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "subscription_billing.subscription_contract_action"
+        )
+        action["domain"] = [("plan_id", "=", self.id)]
+        action["context"] = {"default_plan_id": self.id}
+        return action
+
+    # === BUSINESS METHODS === #
+
+    def _get_contract_rule_vals(self):
+        """Values a contract copies from its plan when it is created or the plan
+        changes on a draft contract. Extend to copy more."""
+        self.ensure_one()
+        return {
+            "billing_interval": self.billing_interval,
+            "billing_unit": self.billing_unit,
+            "billing_mode": self.billing_mode,
+            "commitment_length": self.commitment_length,
+            "commitment_unit": self.commitment_unit,
+            "auto_renew": self.auto_renew,
+        }
