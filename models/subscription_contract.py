@@ -1,6 +1,11 @@
-from odoo import _, api, fields, models
+import logging
+
+import psycopg2
+
+from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
+from odoo.tools import SQL, format_date
 
 from ..lib import recurrence
 from .subscription_plan import BILLING_MODES, BILLING_UNITS
@@ -14,6 +19,11 @@ CONTRACT_STATES = [
 ]
 # States in which a contract runs and may be billed or suspended.
 RUNNING_STATES = ("active", "suspended")
+# States whose due periods the billing cron invoices (a closed contract still
+# bills its last days up to the close date, e.g. in arrears).
+BILLABLE_STATES = ("active", "closed")
+
+_logger = logging.getLogger(__name__)
 
 
 class SubscriptionContract(models.Model):
@@ -132,6 +142,14 @@ class SubscriptionContract(models.Model):
         precompute=True,
         readonly=False,
     )
+    align_to_calendar = fields.Boolean(
+        compute="_compute_billing_rule",
+        store=True,
+        precompute=True,
+        readonly=False,
+        help="Bill on calendar boundaries (1st of the month, quarter or year, "
+        "Mondays for weeks): the first, partial period is prorated by days.",
+    )
     auto_renew = fields.Boolean(
         string="Tacit Renewal",
         compute="_compute_billing_rule",
@@ -197,15 +215,30 @@ class SubscriptionContract(models.Model):
         index=True,
         help="Last day of the current commitment. Empty: open-ended contract.",
     )
+    next_period_start = fields.Date(
+        compute="_compute_next_period_start",
+        store=True,
+        precompute=True,
+        readonly=False,
+        copy=False,
+        help="First day of the next period to bill. Every period before it has "
+        "been invoiced.",
+    )
     next_invoice_date = fields.Date(
         compute="_compute_next_invoice_date",
         store=True,
         precompute=True,
-        readonly=False,
-        tracking=True,
         index=True,
         copy=False,
+        help="Date of the next invoice: start of the next period when billing in "
+        "advance, its end when billing in arrears. Empty when nothing is left to "
+        "bill.",
     )
+    pause_ids = fields.One2many(
+        "subscription.contract.pause", "contract_id", string="Suspensions", copy=False
+    )
+    billing_error = fields.Text(copy=False, readonly=True)
+    billing_error_date = fields.Date(copy=False, readonly=True, index="btree_not_null")
     terms = fields.Html(string="Terms and Conditions")
     close_reason_id = fields.Many2one(
         "subscription.close.reason",
@@ -292,6 +325,7 @@ class SubscriptionContract(models.Model):
                         "commitment_length": 0,
                         "commitment_unit": "month",
                         "auto_renew": False,
+                        "align_to_calendar": False,
                     }
                 )
 
@@ -348,12 +382,26 @@ class SubscriptionContract(models.Model):
             else:
                 contract.date_end = False
 
-    @api.depends("date_start", "billing_interval", "billing_unit", "billing_mode")
+    @api.depends("date_start")
+    def _compute_next_period_start(self):
+        for contract in self:
+            if contract.state in ("draft", False) or not contract.next_period_start:
+                contract.next_period_start = contract.date_start
+
+    @api.depends(
+        "next_period_start",
+        "billing_interval",
+        "billing_unit",
+        "billing_mode",
+        "align_to_calendar",
+        "date_end",
+        "close_date",
+        "state",
+    )
     def _compute_next_invoice_date(self):
         for contract in self:
-            if contract.state not in ("draft", False) and contract.next_invoice_date:
-                continue
-            contract.next_invoice_date = contract._get_first_invoice_date()
+            period = contract._get_period_from(contract.next_period_start)
+            contract.next_invoice_date = period.invoice_date if period else False
 
     @api.depends(
         "line_ids.price_subtotal",
@@ -506,23 +554,26 @@ class SubscriptionContract(models.Model):
                 )
             contract._check_startable()
         self._check_duplicates()
-        for contract in self:
-            contract.write(
-                {
-                    "state": "active",
-                    "next_invoice_date": contract.next_invoice_date
-                    or contract._get_first_invoice_date(),
-                }
-            )
+        self.write({"state": "active"})
         return True
 
     def action_suspend(self):
         self._check_state_for("suspend", ("active",))
+        self.env["subscription.contract.pause"].create(
+            [
+                {"contract_id": contract.id, "date_from": contract._get_today()}
+                for contract in self
+            ]
+        )
         self.write({"state": "suspended"})
         return True
 
     def action_resume(self):
         self._check_state_for("resume", ("suspended",))
+        for contract in self:
+            contract.pause_ids.filtered(lambda p: not p.date_to)._end(
+                contract._get_today()
+            )
         self.write({"state": "active"})
         return True
 
@@ -577,6 +628,59 @@ class SubscriptionContract(models.Model):
             ).id
         return action
 
+    def action_invoice_now(self):
+        """Invoice the due periods now, or the next period when nothing is due."""
+        self.ensure_one()
+        if self.state not in BILLABLE_STATES:
+            raise UserError(
+                _(
+                    "Contract %(contract)s is %(state)s: only an active contract, or "
+                    "a closed one with days left to bill, can be invoiced.",
+                    contract=self.name,
+                    state=self._get_state_label(),
+                )
+            )
+        moves = self._generate_invoices(raise_errors=True, ahead=True)
+        if not moves:
+            raise UserError(
+                _(
+                    "Contract %(contract)s has nothing left to invoice: every period "
+                    "up to its end has an invoice.",
+                    contract=self.name,
+                )
+            )
+        moves._subscription_send()
+        return self.action_view_invoices()
+
+    def action_preview_next_invoice(self):
+        """Show the next period and its amount without creating anything."""
+        self.ensure_one()
+        period = self._get_period_from(self.next_period_start)
+        if not period:
+            raise UserError(
+                _("Contract %(contract)s has nothing left to invoice.", contract=self.name)
+            )
+        untaxed, total = self._get_period_amounts(period)
+        message = _(
+            "Next invoice of %(contract)s on %(date)s: %(period)s, %(untaxed)s untaxed, "
+            "%(total)s taxes included.",
+            contract=self.name,
+            date=format_date(self.env, period.invoice_date),
+            period=self._get_period_label(period, self.env.lang),
+            untaxed=self.currency_id.format(untaxed),
+            total=self.currency_id.format(total),
+        )
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Invoice preview"),
+                "message": message,
+                "type": "info",
+                "sticky": True,
+            },
+        }
+
     # === BUSINESS METHODS === #
 
     def _get_state_label(self):
@@ -600,18 +704,6 @@ class SubscriptionContract(models.Model):
                         allowed=_(" or ").join(labels[s] for s in allowed_states),
                     )
                 )
-
-    def _get_first_invoice_date(self):
-        """Date of the first invoice: the start (in advance) or the end of the
-        first period (in arrears)."""
-        self.ensure_one()
-        if not (self.date_start and self.billing_unit and self.billing_interval >= 1):
-            return False
-        if self.billing_mode == "arrears":
-            return recurrence.add_periods(
-                self.date_start, 1, self.billing_interval, self.billing_unit
-            ) - recurrence.ONE_DAY
-        return self.date_start
 
     def _check_startable(self):
         """Say what is missing before a contract can start."""
@@ -722,3 +814,381 @@ class SubscriptionContract(models.Model):
                     }
                 )
         return sequence.next_by_id(sequence_date=date)
+
+    # === BILLING === #
+
+    def _get_today(self):
+        """Today in the time zone of the contract's company (its partner's), so
+        that a contract is billed on its date wherever the server runs."""
+        self.ensure_one()
+        return self.company_id._subscription_today()
+
+    def _get_billing_anchor(self):
+        self.ensure_one()
+        if self.align_to_calendar:
+            return recurrence.aligned_anchor(
+                self.date_start, self.billing_interval, self.billing_unit
+            )
+        return self.date_start
+
+    def _get_billing_last_day(self):
+        """Last day that may be billed: the close date or the commitment end."""
+        self.ensure_one()
+        days = [d for d in (self.close_date, self.date_end) if d]
+        return min(days) if days else None
+
+    def _can_compute_periods(self):
+        self.ensure_one()
+        return bool(
+            self.date_start
+            and self.billing_unit
+            and self.billing_interval
+            and self.billing_interval >= 1
+        )
+
+    def _get_period_from(self, day):
+        """The period that begins on ``day`` (a ``recurrence.Period``), or None."""
+        self.ensure_one()
+        if not day or self.state == "cancelled" or not self._can_compute_periods():
+            return None
+        return recurrence.period_from(
+            self._get_billing_anchor(),
+            day,
+            self.billing_interval,
+            self.billing_unit,
+            self.billing_mode,
+            self.date_start,
+            self._get_billing_last_day(),
+        )
+
+    def _get_due_periods(self, today):
+        """Periods due on ``today`` from the next period to bill, oldest first."""
+        self.ensure_one()
+        if not self.next_period_start or not self._can_compute_periods():
+            return []
+        return recurrence.due_periods(
+            anchor=self._get_billing_anchor(),
+            date_start=self.date_start,
+            next_start=self.next_period_start,
+            interval=self.billing_interval,
+            unit=self.billing_unit,
+            mode=self.billing_mode,
+            today=today,
+            last_day=self._get_billing_last_day(),
+        )
+
+    def _get_pause_intervals(self):
+        self.ensure_one()
+        return [(pause.date_from, pause.date_to) for pause in self.pause_ids]
+
+    @api.model
+    def _get_billing_due_domain(self):
+        """Contracts with a period due today in their company's time zone."""
+        company_domains = [
+            [
+                ("company_id", "=", company.id),
+                ("next_invoice_date", "<=", company._subscription_today()),
+                "|",
+                ("billing_error_date", "=", False),
+                ("billing_error_date", "<", company._subscription_today()),
+            ]
+            for company in self.env["res.company"].sudo().search([])
+        ]
+        return expression.AND(
+            [
+                [("state", "in", BILLABLE_STATES), ("next_invoice_date", "!=", False)],
+                expression.OR(company_domains),
+            ]
+        )
+
+    def _get_period_label(self, period, lang):
+        """'Period from 01/02/2027 to 28/02/2027' in the customer's language."""
+        env = self.with_context(lang=lang).env
+        label = env._(
+            "Period from %(start)s to %(end)s",
+            start=format_date(env, period.start, lang_code=lang),
+            end=format_date(env, period.end, lang_code=lang),
+        )
+        if not period.is_full:
+            label = env._(
+                "%(label)s (prorated: %(days)s/%(full_days)s days)",
+                label=label,
+                days=period.days,
+                full_days=period.full_days,
+            )
+        return label
+
+    def _get_period_amounts(self, period):
+        """(untaxed, taxed) amounts the invoice of ``period`` will carry."""
+        self.ensure_one()
+        ratio = recurrence.proration_ratio(period, self._get_pause_intervals())
+        untaxed = total = 0.0
+        for line in self.line_ids:
+            price = line.price_unit * ratio * (1 - (line.discount or 0.0) / 100.0)
+            taxes = line.tax_ids.compute_all(
+                price,
+                currency=self.currency_id,
+                quantity=line.quantity,
+                product=line.product_id,
+                partner=self.partner_id,
+            )
+            untaxed += taxes["total_excluded"]
+            total += taxes["total_included"]
+        return untaxed, total
+
+    def _prepare_invoice_line_vals(self, line, period, ratio, period_label):
+        """Values of the invoice line billing ``line`` for ``period``."""
+        self.ensure_one()
+        return {
+            "display_type": "product",
+            "sequence": line.sequence,
+            "product_id": line.product_id.id,
+            "name": f"{line.name}\n{period_label}",
+            "quantity": line.quantity,
+            "product_uom_id": line.product_uom_id.id,
+            "price_unit": line.price_unit * ratio,
+            "discount": line.discount,
+            "tax_ids": [Command.set(line.tax_ids.ids)],
+        }
+
+    def _prepare_invoice_vals(self, period):
+        """Values of the invoice billing ``period``; extend to add more."""
+        self.ensure_one()
+        lang = self.partner_invoice_id.lang or self.partner_id.lang or self.env.lang
+        ratio = recurrence.proration_ratio(period, self._get_pause_intervals())
+        label = self._get_period_label(period, lang)
+        journal = self.journal_id or self.env["account.journal"].search(
+            [
+                *self.env["account.journal"]._check_company_domain(self.company_id),
+                ("type", "=", "sale"),
+            ],
+            limit=1,
+        )
+        return {
+            "move_type": "out_invoice",
+            "company_id": self.company_id.id,
+            "partner_id": self.partner_invoice_id.id or self.partner_id.id,
+            "currency_id": self.currency_id.id,
+            "journal_id": journal.id,
+            "invoice_date": period.invoice_date,
+            "invoice_payment_term_id": self.payment_term_id.id,
+            "fiscal_position_id": self.fiscal_position_id.id,
+            "invoice_user_id": self.user_id.id,
+            "invoice_origin": self.name,
+            "ref": self.name,
+            "subscription_contract_id": self.id,
+            "subscription_period_start": period.start,
+            "subscription_period_end": period.end,
+            "invoice_line_ids": [
+                Command.create(self._prepare_invoice_line_vals(line, period, ratio, label))
+                for line in self.line_ids
+            ],
+        }
+
+    def _lock_for_billing(self, nowait=False):
+        """Lock the contracts' rows for this transaction. The cron skips the rows
+        another worker holds; a user is told to retry."""
+        if not self.ids:
+            return self
+        query = SQL(
+            "SELECT id FROM subscription_contract WHERE id IN %s FOR NO KEY UPDATE %s",
+            tuple(self.ids),
+            SQL("NOWAIT") if nowait else SQL("SKIP LOCKED"),
+        )
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(query)
+                locked = {row[0] for row in self.env.cr.fetchall()}
+        except (
+            psycopg2.errors.LockNotAvailable,
+            psycopg2.errors.SerializationFailure,
+        ):
+            # NOWAIT found a lock, or the row changed since this transaction
+            # began (another worker billed it): someone else is on it.
+            if not nowait:
+                return self.browse()
+            raise UserError(
+                _(
+                    "Contract %(contract)s is being invoiced by another process "
+                    "right now. Try again in a minute.",
+                    contract=", ".join(self.mapped("name")),
+                )
+            ) from None
+        return self.filtered(lambda c: c.id in locked)
+
+    def _prepare_billing(self, today=None, ahead=False):
+        """Return ``(todo, handled)``: ``todo`` lists (contract, period, invoice
+        values) of every period due that has no invoice yet; ``handled`` maps each
+        contract to all its due periods, those skipped included (already invoiced,
+        or wholly suspended), so that its next period moves past them.
+        ``ahead``: when nothing is due, bill the next period now (manager's
+        button)."""
+        todo = []
+        for contract in self:
+            contract_today = today or contract._get_today()
+            periods = contract._get_due_periods(contract_today)
+            if not periods and ahead:
+                period = contract._get_period_from(contract.next_period_start)
+                if period:
+                    period.invoice_date = min(period.invoice_date, contract_today)
+                    periods = [period]
+            todo.extend((contract, period) for period in periods)
+        handled = {}
+        for contract, period in todo:
+            handled.setdefault(contract, []).append(period)
+        if not todo:
+            return [], handled
+        billed = set(
+            self.env["account.move"]
+            .sudo()
+            ._read_group(
+                [
+                    ("subscription_contract_id", "in", self.ids),
+                    ("state", "!=", "cancel"),
+                    (
+                        "subscription_period_start",
+                        "in",
+                        list({period.start for __, period in todo}),
+                    ),
+                ],
+                ["subscription_contract_id", "subscription_period_start:day"],
+            )
+        )
+        result = []
+        for contract, period in todo:
+            if (contract, period.start) in billed:
+                continue
+            ratio = recurrence.proration_ratio(period, contract._get_pause_intervals())
+            if not ratio:
+                continue  # wholly suspended: nothing to bill
+            result.append((contract, period, contract._prepare_invoice_vals(period)))
+        return result, handled
+
+    def _advance_billing(self, periods_by_contract):
+        """Move every contract's next period past the periods just handled."""
+        for contract, periods in periods_by_contract.items():
+            last_end = max(period.end for period in periods)
+            if contract.next_period_start <= last_end:
+                contract.next_period_start = last_end + recurrence.ONE_DAY
+
+    def _create_invoices(self, todo, handled):
+        """Create and post the invoices of ``todo`` in one batch, then move the
+        contracts past the ``handled`` periods."""
+        self._advance_billing(handled)
+        if not todo:
+            return self.env["account.move"]
+        moves = (
+            self.env["account.move"]
+            .with_context(
+                default_move_type="out_invoice",
+                no_new_invoice=True,
+                # The invoice's chatter starts with its email, not with a
+                # "created" note and followers for every batch invoice.
+                mail_create_nolog=True,
+                mail_create_nosubscribe=True,
+                mail_notrack=True,
+            )
+            .sudo()
+            .create([vals for __, __, vals in todo])
+        )
+        moves.filtered(
+            lambda m: not m.subscription_contract_id.plan_id.invoice_review
+        )._post(soft=False)
+        return moves
+
+    def _generate_invoices(self, today=None, raise_errors=False, ahead=False):
+        """Invoice every due period of the contracts, exactly once.
+
+        Rows are locked first, so that two workers never bill the same contract at
+        once; a partial unique index on (contract, period start) is the last line
+        of defence. All invoices are created in one batch; if the batch fails, each
+        contract is retried alone in its own savepoint so that one bad contract
+        (no income account, archived product...) is flagged and the others billed.
+        """
+        contracts = self._lock_for_billing(nowait=raise_errors)
+        failed = self.browse()
+        if raise_errors:
+            moves = contracts._create_invoices(
+                *contracts._prepare_billing(today, ahead=ahead)
+            )
+            contracts.filtered("billing_error_date").write(
+                {"billing_error": False, "billing_error_date": False}
+            )
+            return moves
+        try:
+            with self.env.cr.savepoint():
+                moves = contracts._create_invoices(
+                    *contracts._prepare_billing(today, ahead=ahead)
+                )
+        except Exception:  # pylint: disable=broad-except
+            _logger.info("Batch billing failed, retrying the contracts one by one")
+            moves = None
+        if moves is None:
+            moves = self.env["account.move"]
+            for contract in contracts:
+                try:
+                    with self.env.cr.savepoint():
+                        moves |= contract._create_invoices(
+                            *contract._prepare_billing(today, ahead=ahead)
+                        )
+                except Exception as error:  # pylint: disable=broad-except
+                    failed |= contract
+                    contract._log_billing_error(error)
+        (contracts - failed).filtered("billing_error_date").write(
+            {"billing_error": False, "billing_error_date": False}
+        )
+        return moves
+
+    def _log_billing_error(self, error):
+        """Flag the contract, say why on its chatter and ask its salesperson."""
+        self.ensure_one()
+        message = str(error.args[0]) if getattr(error, "args", None) else str(error)
+        _logger.info("Billing contract %s failed: %s", self.name, message)
+        self.write(
+            {"billing_error": message, "billing_error_date": self._get_today()}
+        )
+        self.message_post(
+            body=_(
+                "The invoice of this contract could not be created: %(error)s",
+                error=message,
+            ),
+            subtype_xmlid="mail.mt_note",
+        )
+        self.activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=_("Billing error"),
+            note=message,
+            user_id=(self.user_id or self.env.user).id,
+        )
+
+    @api.model
+    def _cron_generate_invoices(self, batch_size=200):
+        """Daily: invoice the due periods of a bounded batch of contracts; the cron
+        runner commits after each batch and calls again while work remains."""
+        domain = self._get_billing_due_domain()
+        contracts = self.search(domain, order="next_invoice_date, id", limit=batch_size)
+        contracts._generate_invoices()
+        remaining = self.search_count(domain) if len(contracts) == batch_size else 0
+        # Then send what was posted: in its own step, so that a crash between the
+        # two never loses an invoice (it stays flagged and is sent on the next run).
+        remaining += self.env["account.move"]._cron_subscription_send(batch_size)
+        self.env["ir.cron"]._notify_progress(done=len(contracts), remaining=remaining)
+
+    def _rewind_billing(self, period_start):
+        """An invoice of ``period_start`` was cancelled or deleted: bill it again."""
+        for contract in self:
+            if (
+                period_start
+                and contract.next_period_start
+                and period_start < contract.next_period_start
+            ):
+                contract.next_period_start = period_start
+                contract.message_post(
+                    body=_(
+                        "The period starting on %(date)s will be invoiced again: its "
+                        "invoice was cancelled or deleted.",
+                        date=format_date(self.env, period_start),
+                    ),
+                    subtype_xmlid="mail.mt_note",
+                )
+

@@ -18,6 +18,15 @@ class SubscriptionPlan(models.Model):
     _description = "Subscription Plan"
     _order = "sequence, name, id"
 
+    # === DEFAULT METHODS === #
+
+    @api.model
+    def _default_invoice_mail_template_id(self):
+        return self.env.ref(
+            "subscription_billing.mail_template_subscription_invoice",
+            raise_if_not_found=False,
+        )
+
     name = fields.Char(required=True, translate=True)
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True)
@@ -50,6 +59,10 @@ class SubscriptionPlan(models.Model):
     commitment_unit = fields.Selection(
         [("month", "Months"), ("year", "Years")], default="month", required=True
     )
+    align_to_calendar = fields.Boolean(
+        help="Bill on calendar boundaries (1st of the month, quarter or year, "
+        "Mondays for weeks): the first, partial period is prorated by days."
+    )
     auto_renew = fields.Boolean(
         string="Tacit Renewal",
         help="At the end of the commitment the contract renews for the same term "
@@ -62,6 +75,19 @@ class SubscriptionPlan(models.Model):
         check_company=True,
         help="Sales journal of the invoices. Empty: the company's default sales "
         "journal.",
+    )
+    invoice_review = fields.Boolean(
+        string="Leave Invoices as Draft for Review",
+        help="Invoices are created as drafts for an accountant to check and "
+        "post; they are sent once posted. Otherwise they are posted and sent "
+        "automatically.",
+    )
+    invoice_mail_template_id = fields.Many2one(
+        "mail.template",
+        string="Invoice Email Template",
+        domain="[('model', '=', 'account.move')]",
+        default=lambda self: self._default_invoice_mail_template_id(),
+        help="Email sent with each invoice, in the customer's language.",
     )
     description = fields.Html(translate=True)
     contract_ids = fields.One2many("subscription.contract", "plan_id")
@@ -129,4 +155,5 @@ class SubscriptionPlan(models.Model):
             "commitment_length": self.commitment_length,
             "commitment_unit": self.commitment_unit,
             "auto_renew": self.auto_renew,
+            "align_to_calendar": self.align_to_calendar,
         }

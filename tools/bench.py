@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""Billing benchmark: N one-line contracts billed by the cron on a fresh database.
+
+Prints invoices per second and SQL queries per invoice for generation + posting,
+and separately for sending (PDF + queued email). A script that prints figures,
+never a timed test. Run it with ``make bench N=1000`` (the Makefile starts the
+private PostgreSQL and passes SB_ADDONS_PATH and SB_ODOO_DB_ARGS), or by hand:
+
+    SB_ADDONS_PATH=... SB_ODOO_DB_ARGS="--db_host=... --db_port=..." \
+        N=1000 python3 tools/bench.py [--keep] [--db NAME] [--batch 200]
+"""
+
+import argparse
+import contextlib
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=int(os.environ.get("N", "1000")))
+    parser.add_argument("--db", default=None, help="database (default sb_bench_<N>)")
+    parser.add_argument("--batch", type=int, default=200, help="cron batch size")
+    parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument(
+        "--no-send", action="store_true", help="measure generation and posting only"
+    )
+    return parser.parse_args()
+
+
+def odoo_options(db):
+    addons = os.environ.get("SB_ADDONS_PATH")
+    if not addons:
+        sys.exit("SB_ADDONS_PATH is not set: run `make bench`")
+    return [
+        f"--addons-path={addons}",
+        *shlex.split(os.environ.get("SB_ODOO_DB_ARGS", "")),
+        "-d",
+        db,
+        "--log-level=warn",
+        "--max-cron-threads=0",
+    ]
+
+
+def create_database(options):
+    python = os.environ.get("SB_PYTHON", sys.executable)
+    command = [
+        python,
+        "-m",
+        "odoo",
+        *options,
+        "-i",
+        "subscription_billing",
+        "--without-demo=all",
+        "--stop-after-init",
+        "--http-port=0",
+    ]
+    started = time.perf_counter()
+    subprocess.run(command, check=True)
+    print(f"fresh database installed in {time.perf_counter() - started:.0f} s")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def http_server(options):
+    """wkhtmltopdf fetches the report's assets over HTTP: serve the database on
+    a free loopback port while PDFs are rendered."""
+    port = free_port()
+    python = os.environ.get("SB_PYTHON", sys.executable)
+    server = subprocess.Popen(
+        [python, "-m", "odoo", *options, f"--http-port={port}", "--http-interface=127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for __ in range(120):
+            with contextlib.suppress(OSError), socket.create_connection(
+                ("127.0.0.1", port), timeout=1
+            ):
+                break
+            time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def setup_contracts(env, n):
+    from odoo import Command, fields
+
+    company = env.company
+    plan = env["subscription.plan"].create(
+        {"name": "Bench monthly", "billing_interval": 1, "billing_unit": "month"}
+    )
+    product = env["product.product"].create(
+        {"name": "Bench service", "type": "service", "list_price": 49.0}
+    )
+    partners = env["res.partner"].create(
+        [
+            {"name": f"Bench customer {i}", "email": f"bench{i}@example.com"}
+            for i in range(n)
+        ]
+    )
+    today = company._subscription_today()
+    contracts = env["subscription.contract"].create(
+        [
+            {
+                "partner_id": partner.id,
+                "plan_id": plan.id,
+                "date_start": fields.Date.to_string(today),
+                "line_ids": [Command.create({"product_id": product.id})],
+            }
+            for partner in partners
+        ]
+    )
+    contracts.action_start()
+    return contracts
+
+
+def measure(cr, step):
+    """Run ``step()`` until it returns 0 remaining, committing after each call
+    as the cron runner does; return (seconds, queries, items)."""
+    seconds = queries = items = 0
+    while True:
+        before = cr.sql_log_count
+        started = time.perf_counter()
+        done, remaining = step()
+        cr.commit()
+        seconds += time.perf_counter() - started
+        queries += cr.sql_log_count - before
+        items += done
+        if not remaining or not done:
+            return seconds, queries, items
+
+
+def main():
+    args = parse_args()
+    db = args.db or f"sb_bench_{args.n}"
+    options = odoo_options(db)
+    create_database(options)
+
+    import odoo
+    from odoo import SUPERUSER_ID, api
+    from odoo.modules.registry import Registry
+
+    odoo.tools.config.parse_config(options)
+    registry = Registry(db)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        started = time.perf_counter()
+        contracts = setup_contracts(env, args.n)
+        cr.commit()
+        print(
+            f"{len(contracts)} contracts created and started in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+
+        contract_model = env["subscription.contract"]
+        move_model = env["account.move"]
+
+        def generate():
+            domain = contract_model._get_billing_due_domain()
+            batch = contract_model.search(
+                domain, order="next_invoice_date, id", limit=args.batch
+            )
+            moves = batch._generate_invoices()
+            env.invalidate_all()
+            remaining = contract_model.search_count(domain)
+            return len(moves), remaining
+
+        seconds, queries, invoices = measure(cr, generate)
+        print(
+            f"generation + posting: {invoices} invoices in {seconds:.1f} s = "
+            f"{invoices / seconds:.1f} invoices/s, "
+            f"{queries / max(invoices, 1):.1f} queries/invoice"
+        )
+
+        if not args.no_send:
+            stack = contextlib.ExitStack()
+            url = stack.enter_context(http_server(options))
+            env["ir.config_parameter"].set_param("report.url", url)
+            cr.commit()
+
+            def send():
+                count = move_model.search_count([("subscription_to_send", "=", True)])
+                remaining = move_model._cron_subscription_send(args.batch)
+                env.invalidate_all()
+                return min(count, args.batch), remaining
+
+            seconds, queries, sent = measure(cr, send)
+            stack.close()
+            failed = env["mail.message"].search_count(
+                [("model", "=", "account.move"), ("body", "ilike", "could not be sent")]
+            )
+            mails = env["mail.mail"].search_count([("model", "=", "account.move")])
+            print(f"emails queued: {mails}, invoices that could not be sent: {failed}")
+            print(
+                f"sending (PDF + queued email): {sent} invoices in {seconds:.1f} s = "
+                f"{sent / seconds:.1f} invoices/s, "
+                f"{queries / max(sent, 1):.1f} queries/invoice"
+            )
+    if not args.keep:
+        registry.delete(db)
+        subprocess.run(
+            ["dropdb", "--if-exists", *db_connection_args(), db], check=False
+        )
+
+
+def db_connection_args():
+    """dropdb options from SB_ODOO_DB_ARGS (--db_host=H --db_port=P ...)."""
+    mapping = {"--db_host": "-h", "--db_port": "-p", "--db_user": "-U"}
+    result = []
+    for option in shlex.split(os.environ.get("SB_ODOO_DB_ARGS", "")):
+        key, __, value = option.partition("=")
+        if key in mapping and value:
+            result += [mapping[key], value]
+    return result
+
+
+if __name__ == "__main__":
+    main()
