@@ -186,9 +186,7 @@ def natural_period(anchor, day, interval, unit):
     return start, end
 
 
-def period_from(
-    anchor, day, interval, unit, mode, date_start, last_day=None
-):
+def period_from(anchor, day, interval, unit, mode, date_start, last_day=None):
     """The billed period that begins on ``day``: it runs to the end of the natural
     period containing ``day``, cut at ``last_day`` (close or end of commitment)
     and never before ``date_start``. ``None`` when nothing is left to bill."""

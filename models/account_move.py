@@ -31,13 +31,13 @@ class AccountMove(models.Model):
     # === CRUD METHODS === #
 
     def init(self):
-        super().init()
+        res = super().init()
         # Exactly once: one non-cancelled invoice per contract and period.
         self.env.cr.execute(
             SQL(
                 """
                 CREATE UNIQUE INDEX IF NOT EXISTS account_move_subscription_period_uniq
-                    ON account_move (subscription_contract_id, subscription_period_start)
+                ON account_move (subscription_contract_id, subscription_period_start)
                  WHERE subscription_contract_id IS NOT NULL
                    AND subscription_period_start IS NOT NULL
                    AND state != 'cancel'
@@ -52,13 +52,16 @@ class AccountMove(models.Model):
                 """
             )
         )
+        return res
 
     def write(self, vals):
         if "state" not in vals:
             return super().write(vals)
         subscription_moves = self.filtered("subscription_contract_id")
         if vals["state"] != "cancel":
-            subscription_moves.filtered(lambda m: m.state == "cancel")._check_period_free()
+            subscription_moves.filtered(
+                lambda m: m.state == "cancel"
+            )._check_period_free()
         result = super().write(vals)
         if vals["state"] == "cancel":
             for move in subscription_moves:
@@ -73,7 +76,9 @@ class AccountMove(models.Model):
         for move in self.filtered(
             lambda m: m.subscription_contract_id and m.state != "cancel"
         ):
-            move.subscription_contract_id._rewind_billing(move.subscription_period_start)
+            move.subscription_contract_id._rewind_billing(
+                move.subscription_period_start
+            )
 
     def _post(self, soft=True):
         posted = super()._post(soft=soft)
@@ -140,7 +145,9 @@ class AccountMove(models.Model):
         """Send posted subscription invoices through Odoo's invoice sending (PDF
         attached, the plan's template, the customer's language). A customer
         without email gets no email: the salesperson is asked to post it."""
-        to_send = self.filtered(lambda m: m.subscription_to_send and m.state == "posted")
+        to_send = self.filtered(
+            lambda m: m.subscription_to_send and m.state == "posted"
+        )
         if not to_send:
             return
         with_email = to_send.filtered(lambda m: m.partner_id.email)
@@ -155,9 +162,7 @@ class AccountMove(models.Model):
             settings = {"sending_methods": ["email"]}
             if template:
                 settings["mail_template"] = template
-            sender._generate_and_send_invoices(
-                moves, allow_raising=False, **settings
-            )
+            sender._generate_and_send_invoices(moves, allow_raising=False, **settings)
         for move in without_email:
             move.activity_schedule(
                 "mail.mail_activity_data_todo",

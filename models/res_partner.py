@@ -7,9 +7,7 @@ class ResPartner(models.Model):
     subscription_contract_ids = fields.One2many(
         "subscription.contract", "partner_id", string="Subscriptions"
     )
-    subscription_count = fields.Integer(
-        string="Subscription Count", compute="_compute_subscription_stats"
-    )
+    subscription_count = fields.Integer(compute="_compute_subscription_stats")
     subscription_mrr = fields.Monetary(
         string="Subscriptions MRR",
         compute="_compute_subscription_stats",

@@ -99,7 +99,6 @@ class SubscriptionContract(models.Model):
     )
     plan_id = fields.Many2one(
         "subscription.plan",
-        string="Plan",
         required=True,
         index=True,
         tracking=True,
@@ -242,7 +241,6 @@ class SubscriptionContract(models.Model):
     terms = fields.Html(string="Terms and Conditions")
     close_reason_id = fields.Many2one(
         "subscription.close.reason",
-        string="Close Reason",
         tracking=True,
         copy=False,
         ondelete="restrict",
@@ -360,7 +358,9 @@ class SubscriptionContract(models.Model):
             contract.fiscal_position_id = (
                 self.env["account.fiscal.position"]
                 .with_company(contract.company_id)
-                ._get_fiscal_position(contract.partner_invoice_id or contract.partner_id)
+                ._get_fiscal_position(
+                    contract.partner_invoice_id or contract.partner_id
+                )
             )
 
     @api.depends("partner_id", "company_id")
@@ -439,9 +439,10 @@ class SubscriptionContract(models.Model):
             )
 
     def _compute_access_url(self):
-        super()._compute_access_url()
+        res = super()._compute_access_url()
         for contract in self:
             contract.access_url = f"/my/subscriptions/{contract.id}"
+        return res
 
     # === CONSTRAINT METHODS === #
 
@@ -658,12 +659,15 @@ class SubscriptionContract(models.Model):
         period = self._get_period_from(self.next_period_start)
         if not period:
             raise UserError(
-                _("Contract %(contract)s has nothing left to invoice.", contract=self.name)
+                _(
+                    "Contract %(contract)s has nothing left to invoice.",
+                    contract=self.name,
+                )
             )
         untaxed, total = self._get_period_amounts(period)
         message = _(
-            "Next invoice of %(contract)s on %(date)s: %(period)s, %(untaxed)s untaxed, "
-            "%(total)s taxes included.",
+            "Next invoice of %(contract)s on %(date)s: %(period)s, "
+            "%(untaxed)s untaxed, %(total)s taxes included.",
             contract=self.name,
             date=format_date(self.env, period.invoice_date),
             period=self._get_period_label(period, self.env.lang),
@@ -685,9 +689,7 @@ class SubscriptionContract(models.Model):
 
     def _get_state_label(self):
         self.ensure_one()
-        return dict(self._fields["state"]._description_selection(self.env))[
-            self.state
-        ]
+        return dict(self._fields["state"]._description_selection(self.env))[self.state]
 
     def _check_state_for(self, operation, allowed_states):
         """Refuse ``operation`` on contracts whose state is not allowed."""
@@ -980,7 +982,9 @@ class SubscriptionContract(models.Model):
             "subscription_period_start": period.start,
             "subscription_period_end": period.end,
             "invoice_line_ids": [
-                Command.create(self._prepare_invoice_line_vals(line, period, ratio, label))
+                Command.create(
+                    self._prepare_invoice_line_vals(line, period, ratio, label)
+                )
                 for line in self.line_ids
             ],
         }
@@ -997,7 +1001,7 @@ class SubscriptionContract(models.Model):
         )
         try:
             with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(query)
+                self.env.cr.execute(query, log_exceptions=False)
                 locked = {row[0] for row in self.env.cr.fetchall()}
         except (
             psycopg2.errors.LockNotAvailable,
@@ -1144,9 +1148,7 @@ class SubscriptionContract(models.Model):
         self.ensure_one()
         message = str(error.args[0]) if getattr(error, "args", None) else str(error)
         _logger.info("Billing contract %s failed: %s", self.name, message)
-        self.write(
-            {"billing_error": message, "billing_error_date": self._get_today()}
-        )
+        self.write({"billing_error": message, "billing_error_date": self._get_today()})
         self.message_post(
             body=_(
                 "The invoice of this contract could not be created: %(error)s",
@@ -1191,4 +1193,3 @@ class SubscriptionContract(models.Model):
                     ),
                     subtype_xmlid="mail.mt_note",
                 )
-

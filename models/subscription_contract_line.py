@@ -10,7 +10,6 @@ class SubscriptionContractLine(models.Model):
 
     contract_id = fields.Many2one(
         "subscription.contract",
-        string="Contract",
         required=True,
         index=True,
         ondelete="cascade",
@@ -23,7 +22,6 @@ class SubscriptionContractLine(models.Model):
     partner_id = fields.Many2one(related="contract_id.partner_id")
     product_id = fields.Many2one(
         "product.product",
-        string="Product",
         required=True,
         check_company=True,
         index=True,
@@ -38,7 +36,9 @@ class SubscriptionContractLine(models.Model):
         readonly=False,
         required=True,
     )
-    quantity = fields.Float(default=1.0, digits="Product Unit of Measure", required=True)
+    quantity = fields.Float(
+        default=1.0, digits="Product Unit of Measure", required=True
+    )
     product_uom_category_id = fields.Many2one(related="product_id.uom_id.category_id")
     product_uom_id = fields.Many2one(
         "uom.uom",

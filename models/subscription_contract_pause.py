@@ -9,7 +9,6 @@ class SubscriptionContractPause(models.Model):
 
     contract_id = fields.Many2one(
         "subscription.contract",
-        string="Contract",
         required=True,
         index=True,
         ondelete="cascade",

@@ -42,9 +42,7 @@ class SubscriptionPlan(models.Model):
         required=True,
         help="Number of units between two invoices: 3 months is quarterly.",
     )
-    billing_unit = fields.Selection(
-        BILLING_UNITS, default="month", required=True, string="Billing Unit"
-    )
+    billing_unit = fields.Selection(BILLING_UNITS, default="month", required=True)
     billing_mode = fields.Selection(
         BILLING_MODES,
         default="advance",

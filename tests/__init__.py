@@ -2,3 +2,4 @@ from . import test_contract
 from . import test_contract_states
 from . import test_security
 from . import test_billing
+from . import test_billing_concurrency

@@ -68,7 +68,11 @@ class SubscriptionCommon(AccountTestInvoicingCommon):
             }
         )
         cls.customer = cls.env["res.partner"].create(
-            {"name": "Boulangerie Martin", "email": "compta@martin.example", "lang": "en_US"}
+            {
+                "name": "Boulangerie Martin",
+                "email": "compta@martin.example",
+                "lang": "en_US",
+            }
         )
         cls.close_reason = cls.env.ref(
             "subscription_billing.close_reason_customer_request"

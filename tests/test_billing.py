@@ -53,7 +53,9 @@ class TestBilling(SubscriptionCommon):
         self.assertEqual(invoice.amount_untaxed, 100.0)
         self.assertEqual(invoice.amount_total, 120.0)
         self.assertEqual(invoice.journal_id, contract.journal_id)
-        self.assertIn("Period from 01/01/2027 to 01/31/2027", invoice.invoice_line_ids.name)
+        self.assertIn(
+            "Period from 01/01/2027 to 01/31/2027", invoice.invoice_line_ids.name
+        )
         self.assertEqual(contract.next_invoice_date, D("2027-02-01"))
         self.assertEqual(contract.invoice_count, 1)
 
@@ -157,7 +159,9 @@ class TestBilling(SubscriptionCommon):
         with freeze_time("2027-01-25"):
             contract.action_suspend()
         self._run_cron("2027-02-05")
-        self.assertEqual(len(self._invoices(contract)), 1, "nothing billed while suspended")
+        self.assertEqual(
+            len(self._invoices(contract)), 1, "nothing billed while suspended"
+        )
         with freeze_time("2027-02-15"):
             contract.action_resume()
         self._run_cron("2027-02-15")
@@ -258,7 +262,7 @@ class TestBilling(SubscriptionCommon):
 
         def broken(contract, period):
             if contract == bad:
-                raise UserError("No income account on product Maintenance")
+                raise UserError(self.env._("No income account on product Maintenance"))
             return original(contract, period)
 
         with patch.object(type(bad), "_prepare_invoice_vals", broken):
@@ -376,7 +380,11 @@ class TestBilling(SubscriptionCommon):
             contracts._generate_invoices()
             self.env.flush_all()
         self.assertEqual(
-            len(self.env["account.move"].search([("subscription_contract_id", "in", contracts.ids)])),
+            len(
+                self.env["account.move"].search(
+                    [("subscription_contract_id", "in", contracts.ids)]
+                )
+            ),
             10,
         )
 

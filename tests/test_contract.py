@@ -58,7 +58,9 @@ class TestContract(SubscriptionCommon):
 
     def test_next_invoice_date_in_arrears_is_end_of_first_period(self):
         self.plan_quarterly.billing_mode = "arrears"
-        contract = self._create_contract(plan=self.plan_quarterly, date_start="2027-01-15")
+        contract = self._create_contract(
+            plan=self.plan_quarterly, date_start="2027-01-15"
+        )
         self.assertEqual(contract.next_invoice_date, fields.Date.to_date("2027-04-14"))
 
     def test_line_defaults_from_product_and_amounts(self):
@@ -164,7 +166,9 @@ class TestContract(SubscriptionCommon):
     # --- validation messages ------------------------------------------------
 
     def test_end_before_start_is_refused(self):
-        with self.assertRaisesRegex(ValidationError, "commitment end .* before the start"):
+        with self.assertRaisesRegex(
+            ValidationError, "commitment end .* before the start"
+        ):
             self._create_contract(date_start="2027-05-01", date_end="2027-04-30")
 
     def test_interval_below_one_is_refused_on_plan(self):
@@ -179,7 +183,9 @@ class TestContract(SubscriptionCommon):
             contract.billing_interval = -1
 
     def test_negative_commitment_is_refused(self):
-        with self.assertRaisesRegex(ValidationError, "commitment length cannot be negative"):
+        with self.assertRaisesRegex(
+            ValidationError, "commitment length cannot be negative"
+        ):
             self.plan_monthly.commitment_length = -3
 
     def test_negative_quantity_is_refused(self):

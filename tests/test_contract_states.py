@@ -55,7 +55,9 @@ class TestContractStates(SubscriptionCommon):
 
     def test_suspend_and_resume(self):
         contract = self._create_contract()
-        with self.assertRaisesRegex(UserError, "only suspend a contract that is Active"):
+        with self.assertRaisesRegex(
+            UserError, "only suspend a contract that is Active"
+        ):
             contract.action_suspend()
         contract.action_start()
         self._flush_tracking()  # each button is its own transaction
@@ -96,7 +98,9 @@ class TestContractStates(SubscriptionCommon):
     def test_close_before_start_is_refused(self):
         contract = self._create_contract()
         contract.action_start()
-        with self.assertRaisesRegex(UserError, "cannot be closed on .* before its start"):
+        with self.assertRaisesRegex(
+            UserError, "cannot be closed on .* before its start"
+        ):
             contract._close(self.close_reason.id, "2026-12-31")
 
     def test_cancel_never_invoiced_then_reset_to_draft(self):
@@ -115,7 +119,9 @@ class TestContractStates(SubscriptionCommon):
         contract.action_start()
         invoice = self.init_invoice("out_invoice", amounts=[100.0], post=True)
         invoice.subscription_contract_id = contract
-        with self.assertRaisesRegex(UserError, "already been invoiced .* Close it instead"):
+        with self.assertRaisesRegex(
+            UserError, "already been invoiced .* Close it instead"
+        ):
             contract.action_cancel()
         # Once the invoice itself is cancelled, the contract can be cancelled.
         invoice.button_draft()

@@ -158,4 +158,6 @@ class TestSecurity(SubscriptionCommon):
         partner = self.customer.with_user(self.user_sales)
         self.assertEqual(partner.subscription_count, 1)
         # Employees without the group see 0 instead of an access error.
-        self.assertEqual(self.customer.with_user(self.user_employee).subscription_count, 0)
+        self.assertEqual(
+            self.customer.with_user(self.user_employee).subscription_count, 0
+        )

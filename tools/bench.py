@@ -27,7 +27,10 @@ def parse_args():
     parser.add_argument("--batch", type=int, default=200, help="cron batch size")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument(
-        "--no-send", action="store_true", help="measure generation and posting only"
+        "--no-send",
+        action="store_true",
+        default=bool(os.environ.get("NO_SEND")),
+        help="measure generation and posting only (or NO_SEND=1)",
     )
     return parser.parse_args()
 
@@ -77,14 +80,22 @@ def http_server(options):
     port = free_port()
     python = os.environ.get("SB_PYTHON", sys.executable)
     server = subprocess.Popen(
-        [python, "-m", "odoo", *options, f"--http-port={port}", "--http-interface=127.0.0.1"],
+        [
+            python,
+            "-m",
+            "odoo",
+            *options,
+            f"--http-port={port}",
+            "--http-interface=127.0.0.1",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
         for __ in range(120):
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", port), timeout=1
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", port), timeout=1),
             ):
                 break
             time.sleep(0.5)
@@ -209,7 +220,10 @@ def main():
                 f"{queries / max(sent, 1):.1f} queries/invoice"
             )
     if not args.keep:
-        registry.delete(db)
+        from odoo.sql_db import close_db
+
+        Registry.delete(db)
+        close_db(db)
         subprocess.run(
             ["dropdb", "--if-exists", *db_connection_args(), db], check=False
         )

@@ -19,9 +19,7 @@ class SubscriptionContractClose(models.TransientModel):
         required=True,
         default=lambda self: self._default_contract_ids(),
     )
-    reason_id = fields.Many2one(
-        "subscription.close.reason", string="Reason", required=True
-    )
+    reason_id = fields.Many2one("subscription.close.reason", required=True)
     close_date = fields.Date(required=True, default=fields.Date.context_today)
     note = fields.Text()
 

@@ -40,7 +40,11 @@ def test_quarterly_yearly_and_n_days():
     assert [p.start.month for p in quarterly] == [1, 4, 7, 10]
     assert quarterly[0].end == date(2027, 3, 31)
     yearly = _due(date(2027, 3, 1), date(2029, 3, 1), unit="year")
-    assert [p.start for p in yearly] == [date(2027, 3, 1), date(2028, 3, 1), date(2029, 3, 1)]
+    assert [p.start for p in yearly] == [
+        date(2027, 3, 1),
+        date(2028, 3, 1),
+        date(2029, 3, 1),
+    ]
     ten_days = _due(date(2027, 1, 1), date(2027, 1, 25), interval=10, unit="day")
     assert [(p.start, p.end) for p in ten_days] == [
         (date(2027, 1, 1), date(2027, 1, 10)),

@@ -44,7 +44,9 @@ def test_add_periods_days_weeks_years():
 
 
 def test_commitment_end():
-    assert recurrence.commitment_end(date(2027, 1, 1), 12, "month") == date(2027, 12, 31)
+    assert recurrence.commitment_end(date(2027, 1, 1), 12, "month") == date(
+        2027, 12, 31
+    )
     assert recurrence.commitment_end(date(2027, 1, 15), 1, "year") == date(2028, 1, 14)
     assert recurrence.commitment_end(date(2027, 1, 15), 0, "month") is None
 
