@@ -3,7 +3,7 @@ import logging
 import psycopg2
 
 from odoo import Command, _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL, format_date
 
@@ -559,7 +559,7 @@ class SubscriptionContract(models.Model):
         return True
 
     def action_suspend(self):
-        self._check_state_for("suspend", ("active",))
+        self._check_state_for(_("suspend"), ("active",))
         self.env["subscription.contract.pause"].create(
             [
                 {"contract_id": contract.id, "date_from": contract._get_today()}
@@ -570,7 +570,7 @@ class SubscriptionContract(models.Model):
         return True
 
     def action_resume(self):
-        self._check_state_for("resume", ("suspended",))
+        self._check_state_for(_("resume"), ("suspended",))
         for contract in self:
             contract.pause_ids.filtered(lambda p: not p.date_to)._end(
                 contract._get_today()
@@ -579,7 +579,7 @@ class SubscriptionContract(models.Model):
         return True
 
     def action_open_close_wizard(self):
-        self._check_state_for("close", RUNNING_STATES)
+        self._check_state_for(_("close"), RUNNING_STATES)
         return {
             "type": "ir.actions.act_window",
             "name": _("Close Contract"),
@@ -590,7 +590,7 @@ class SubscriptionContract(models.Model):
         }
 
     def action_cancel(self):
-        self._check_state_for("cancel", ("draft", "active", "suspended"))
+        self._check_state_for(_("cancel"), ("draft", "active", "suspended"))
         for contract in self:
             invoices = contract.invoice_ids.filtered(lambda m: m.state != "cancel")
             if invoices:
@@ -607,7 +607,7 @@ class SubscriptionContract(models.Model):
         return True
 
     def action_draft(self):
-        self._check_state_for("reset to draft", ("cancelled",))
+        self._check_state_for(_("reset to draft"), ("cancelled",))
         self.write({"state": "draft"})
         return True
 
@@ -632,6 +632,15 @@ class SubscriptionContract(models.Model):
     def action_invoice_now(self):
         """Invoice the due periods now, or the next period when nothing is due."""
         self.ensure_one()
+        if not self.env.user.has_group(
+            "subscription_billing.group_subscription_manager"
+        ):
+            raise AccessError(
+                _(
+                    "Only a Subscriptions Administrator can invoice a contract by "
+                    "hand; the daily run invoices it on its date."
+                )
+            )
         if self.state not in BILLABLE_STATES:
             raise UserError(
                 _(
@@ -778,7 +787,7 @@ class SubscriptionContract(models.Model):
     def _close(self, reason_id, close_date, note=False):
         """Close running contracts for the reason ``reason_id`` (an id) on
         ``close_date``."""
-        self._check_state_for("close", RUNNING_STATES)
+        self._check_state_for(_("close"), RUNNING_STATES)
         self.write(
             {
                 "state": "closed",

@@ -3,7 +3,7 @@ from unittest.mock import patch
 from freezegun import freeze_time
 
 from odoo import Command, fields
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -284,6 +284,70 @@ class TestBilling(SubscriptionCommon):
         self.assertEqual(len(self._invoices(bad)), 1)
         self.assertFalse(bad.billing_error)
 
+    def test_crash_in_the_middle_of_a_batch_then_restart(self):
+        contracts = self._start(date_start="2027-01-01") | self._start(
+            partner=self.partner_a, date_start="2027-01-01"
+        )
+        # A crash after the invoices were created: the cron runner rolls the batch
+        # back (nothing was committed)...
+        with freeze_time("2027-01-01"), self.assertRaises(RuntimeError):
+            with self.env.cr.savepoint():
+                contracts._generate_invoices()
+                self.assertEqual(
+                    len(
+                        self.env["account.move"].search(
+                            [("subscription_contract_id", "in", contracts.ids)]
+                        )
+                    ),
+                    2,
+                )
+                raise RuntimeError("worker killed")
+        self.assertEqual(set(contracts.mapped("next_period_start")), {D("2027-01-01")})
+        # ...and the restart bills each period once.
+        self._run_cron("2027-01-01")
+        self._run_cron("2027-01-01")
+        for contract in contracts:
+            self.assertEqual(len(self._invoices(contract)), 1)
+
+    def test_cron_record_works_in_bounded_batches_with_progress(self):
+        contracts = self.env["subscription.contract"]
+        for partner in (self.customer, self.partner_a, self.partner_b):
+            contracts |= self._start(partner=partner, date_start="2027-01-01")
+        cron = self.env.ref("subscription_billing.ir_cron_subscription_billing")
+        self.assertIn("_cron_generate_invoices", cron.code)
+        progress = self.env["ir.cron.progress"].create({"cron_id": cron.id})
+        model = self.env["subscription.contract"].with_context(
+            ir_cron_progress_id=progress.id
+        )
+        with freeze_time("2027-01-01"):
+            model._cron_generate_invoices(batch_size=2)
+            self.assertEqual((progress.done, progress.remaining), (2, 1 + 0))
+            model._cron_generate_invoices(batch_size=2)
+            self.assertEqual((progress.done, progress.remaining), (1, 0))
+            # The scheduled action itself runs the same code.
+            cron.method_direct_trigger()
+        self.assertEqual(
+            len(
+                self.env["account.move"].search(
+                    [("subscription_contract_id", "in", contracts.ids)]
+                )
+            ),
+            3,
+        )
+
+    def test_invoice_report_shows_contract_and_period(self):
+        contract = self._start(date_start="2027-01-01")
+        self._run_cron("2027-01-01")
+        invoice = self._invoices(contract)
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html("account.account_invoices", invoice.ids)[0]
+            .decode()
+        )
+        self.assertIn(contract.name, html)
+        self.assertIn("Billed Period", html)
+        self.assertIn("01/31/2027", html)
+
     # --- buttons --------------------------------------------------------------
 
     def test_invoice_now_and_preview(self):
@@ -301,6 +365,23 @@ class TestBilling(SubscriptionCommon):
         self.assertEqual(invoices[1].invoice_date, D("2027-01-10"))
         self._run_cron("2027-02-01")
         self.assertEqual(len(self._invoices(contract)), 2)
+
+    def test_invoice_now_is_for_managers(self):
+        contract = self._start(date_start="2027-01-01", user_id=self.user_sales.id)
+        with self.assertRaisesRegex(AccessError, "Only a Subscriptions Administrator"):
+            contract.with_user(self.user_sales).action_invoice_now()
+
+    def test_today_is_the_companys(self):
+        self.company.partner_id.tz = "Pacific/Auckland"
+        contract = self._start(date_start="2027-02-01")
+        # 31 January 12:00 UTC is already 1 February in Auckland.
+        self._run_cron("2027-01-31 12:00:00")
+        self.assertEqual(len(self._invoices(contract)), 1)
+        self.company.partner_id.tz = "America/Los_Angeles"
+        other = self._start(partner=self.partner_a, date_start="2027-03-01")
+        # 1 March 02:00 UTC is still 28 February in Los Angeles.
+        self._run_cron("2027-03-01 02:00:00")
+        self.assertFalse(self._invoices(other))
 
     def test_invoice_now_refused_on_draft(self):
         contract = self._create_contract()
@@ -327,6 +408,24 @@ class TestBilling(SubscriptionCommon):
             mail.attachment_ids.filtered(lambda a: a.name.endswith(".pdf")),
             "the invoice PDF is attached",
         )
+
+    def test_invoice_line_and_email_in_the_customers_language(self):
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env["ir.module.module"]._load_module_terms(
+            ["subscription_billing"], ["fr_FR"], overwrite=True
+        )
+        self.customer.lang = "fr_FR"
+        contract = self._start(date_start="2027-02-01")
+        self._run_cron("2027-02-01")
+        invoice = self._invoices(contract)
+        self.assertIn(
+            "Période du 01/02/2027 au 28/02/2027", invoice.invoice_line_ids.name
+        )
+        mail = self.env["mail.mail"].search(
+            [("model", "=", "account.move"), ("res_id", "=", invoice.id)]
+        )
+        self.assertIn(f"Facture {invoice.name} de votre abonnement", mail.subject)
+        self.assertIn("Veuillez trouver", mail.body_html)
 
     def test_customer_without_email_gets_posted_invoice_and_activity(self):
         self.customer.email = False

@@ -19,6 +19,7 @@ if [ -n "${SB_DB_HOST:-}" ] || "$HERE/pg.sh" status >/dev/null 2>&1; then
     was_running=1
 fi
 cleanup() {
+    cd /
     "$HERE/pg.sh" dropdb "$DB" >/dev/null 2>&1 || true
     rm -rf "$WORK"
     if [ "$was_running" = 0 ]; then
@@ -33,6 +34,7 @@ read -r -a DB_ARGS <<<"$("$HERE/pg.sh" odoo-args)"
 COMMON=(--addons-path="$ADDONS_PATH" "${DB_ARGS[@]}" --data-dir="$WORK/data"
     -d "$DB" --max-cron-threads=0 --stop-after-init --log-level=warn)
 
+cd "$WORK" # not the addon folder, which `python3 -m odoo` would put on sys.path
 echo "== installing $MODULE in throwaway database $DB"
 "$PY" -m odoo "${COMMON[@]}" -i "$MODULE" --without-demo=all
 mkdir -p "$(dirname "$POT")"

@@ -32,6 +32,9 @@ else
     echo "== installing $MODULE with demo data in database $DB"
     INIT=(-i "$MODULE")
 fi
+# Not from the addon folder: `python3 -m odoo` puts the working directory on
+# sys.path, where the addon's folders would shadow top-level modules.
+mkdir -p "$DATA_DIR" && cd "$DATA_DIR"
 "$PY" -m odoo "${COMMON[@]}" "${INIT[@]}" --stop-after-init --max-cron-threads=0 \
     --http-port="$PORT" --log-level=warn
 

@@ -12,7 +12,10 @@ Steps (each counted in the closing `N passed, N failed` line):
             - DB sb_demo_<pid>: install with demo data (1 test), then
               uninstall it cleanly (1 test);
           a run fails on a failed test, an ERROR/CRITICAL log line, a WARNING
-          of the addon, a non-zero exit code or zero Odoo tests.
+          of the addon (from its odoo.addons.subscription_billing.* loggers,
+          or any WARNING whose message names subscription_billing, such as
+          missing access rules or failed demo data), a non-zero exit code or
+          zero Odoo tests.
 
 Usage: tools/run_tests.py [--only pytest,lint,odoo]
 
@@ -40,6 +43,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -47,6 +51,7 @@ MODULE = "subscription_billing"
 TOOLS = Path(__file__).resolve().parent
 ADDON = Path(os.environ.get("SB_ADDON_DIR") or TOOLS.parent).resolve()
 PY = os.environ.get("SB_PYTHON") or sys.executable
+PY = PY if os.sep in PY else (shutil.which(PY) or PY)
 ENV = dict(os.environ, SB_ADDON_DIR=str(ADDON), SB_PYTHON=PY, PYTHONUNBUFFERED="1")
 STEPS = ("pytest", "lint", "odoo")
 
@@ -370,15 +375,25 @@ class LogCheck:
 
 
 def run_odoo(cmd, log_path, label, timeout):
-    """Run an Odoo command; its log goes to log_path and (filtered) to stdout."""
+    """Run an Odoo command; its log goes to log_path and (filtered) to stdout.
+
+    It runs in the log folder, not in the addon: `python3 -m odoo` puts its
+    working directory on sys.path, where the addon's folders (lib, tests,
+    tools, models...) would shadow top-level modules of the same names.
+    """
     shown = [a if "\n" not in a else "<snippet>" for a in cmd]
     print(f"$ {' '.join(shown)}\n(full log: {log_path})", flush=True)
     check = LogCheck(os.environ.get("SB_VERBOSE") == "1")
-    deadline = time.monotonic() + timeout
+    timed_out = []
+
+    def kill():
+        timed_out.append(True)
+        proc.kill()
+
     with open(log_path, "w", encoding="utf-8") as log:
         proc = subprocess.Popen(
             cmd,
-            cwd=ADDON,
+            cwd=Path(log_path).parent,
             env=ENV,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -386,19 +401,22 @@ def run_odoo(cmd, log_path, label, timeout):
             text=True,
             errors="replace",
         )
+        watchdog = threading.Timer(timeout, kill)
+        watchdog.start()
         try:
             for line in proc.stdout:
                 log.write(line)
                 check.feed(line)
-                if time.monotonic() > deadline:
-                    print(f"{label}: timeout after {timeout}s, killing Odoo")
-                    proc.kill()
-                    break
             rc = proc.wait()
         except BaseException:
             proc.kill()
             proc.wait()
             raise
+        finally:
+            watchdog.cancel()
+    if timed_out:
+        print(f"{label}: killed after SB_ODOO_TIMEOUT={timeout}s")
+        check.errors.append([f"{label}: killed after {timeout}s (SB_ODOO_TIMEOUT)\n"])
     return rc, check
 
 
