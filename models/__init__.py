@@ -1,4 +1,7 @@
 from . import res_company
+from . import res_config_settings
+from . import subscription_reminder_policy
+from . import subscription_reminder_log
 from . import subscription_close_reason
 from . import subscription_plan
 from . import subscription_contract

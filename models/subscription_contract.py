@@ -233,6 +233,19 @@ class SubscriptionContract(models.Model):
         "advance, its end when billing in arrears. Empty when nothing is left to "
         "bill.",
     )
+    reminder_policy_id = fields.Many2one(
+        "subscription.reminder.policy",
+        check_company=True,
+        help="Payment reminders of this contract's invoices, instead of the "
+        "customer's or the plan's.",
+    )
+    suspended_non_payment = fields.Boolean(
+        string="Suspended for Non-Payment", copy=False, readonly=True, tracking=True
+    )
+    partner_payment_status = fields.Selection(
+        related="commercial_partner_id.subscription_payment_status",
+        string="Customer Payment Status",
+    )
     pause_ids = fields.One2many(
         "subscription.contract.pause", "contract_id", string="Suspensions", copy=False
     )
@@ -575,7 +588,7 @@ class SubscriptionContract(models.Model):
             contract.pause_ids.filtered(lambda p: not p.date_to)._end(
                 contract._get_today()
             )
-        self.write({"state": "active"})
+        self.write({"state": "active", "suspended_non_payment": False})
         return True
 
     def action_open_close_wizard(self):
@@ -1184,6 +1197,18 @@ class SubscriptionContract(models.Model):
         # two never loses an invoice (it stays flagged and is sent on the next run).
         remaining += self.env["account.move"]._cron_subscription_send(batch_size)
         self.env["ir.cron"]._notify_progress(done=len(contracts), remaining=remaining)
+
+    def _suspend_for_non_payment(self, day):
+        """Suspended by the last step of a payment reminder policy."""
+        self.env["subscription.contract.pause"].create(
+            [{"contract_id": contract.id, "date_from": day} for contract in self]
+        )
+        self.write({"state": "suspended", "suspended_non_payment": True})
+        for contract in self:
+            contract.message_post(
+                body=_("Suspended for non-payment by the payment reminders."),
+                subtype_xmlid="mail.mt_note",
+            )
 
     def _rewind_billing(self, period_start):
         """An invoice of ``period_start`` was cancelled or deleted: bill it again."""

@@ -27,6 +27,10 @@ class SubscriptionPlan(models.Model):
             raise_if_not_found=False,
         )
 
+    @api.model
+    def _default_reminder_policy_id(self):
+        return self.env.company.subscription_reminder_policy_id
+
     name = fields.Char(required=True, translate=True)
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True)
@@ -86,6 +90,12 @@ class SubscriptionPlan(models.Model):
         domain="[('model', '=', 'account.move')]",
         default=lambda self: self._default_invoice_mail_template_id(),
         help="Email sent with each invoice, in the customer's language.",
+    )
+    reminder_policy_id = fields.Many2one(
+        "subscription.reminder.policy",
+        default=lambda self: self._default_reminder_policy_id(),
+        check_company=True,
+        help="Payment reminders of the invoices of this plan's contracts.",
     )
     description = fields.Html(translate=True)
     contract_ids = fields.One2many("subscription.contract", "plan_id")

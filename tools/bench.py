@@ -27,6 +27,13 @@ def parse_args():
     parser.add_argument("--batch", type=int, default=200, help="cron batch size")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument(
+        "--reminders",
+        type=int,
+        default=int(os.environ.get("REMINDERS", "0")),
+        help="also measure the reminders cron on this many open invoices, a "
+        "tenth of them due (or REMINDERS=10000)",
+    )
+    parser.add_argument(
         "--no-send",
         action="store_true",
         default=bool(os.environ.get("NO_SEND")),
@@ -137,6 +144,47 @@ def setup_contracts(env, n):
     return contracts
 
 
+def setup_open_invoices(env, count):
+    """``count`` posted, unpaid customer invoices: a tenth of them due today
+    (the due-date reminder goes out), the others due in 30 days (nothing due).
+    The due-date step attaches no PDF: rendering PDFs is measured by sending."""
+    from datetime import timedelta
+
+    from odoo import Command
+
+    company = env.company
+    company.subscription_reminder_all_invoices = True
+    today = company._subscription_today()
+    product = env["product.product"].create(
+        {"name": "Bench invoiced service", "type": "service", "list_price": 80.0}
+    )
+    partners = env["res.partner"].create(
+        [
+            {"name": f"Open customer {i}", "email": f"open{i}@example.com"}
+            for i in range(count)
+        ]
+    )
+    for start in range(0, count, 500):
+        chunk = partners[start : start + 500]
+        moves = env["account.move"].create(
+            [
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": partner.id,
+                    "invoice_date": today,
+                    "invoice_line_ids": [Command.create({"product_id": product.id})],
+                }
+                for i, partner in enumerate(chunk, start)
+            ]
+        )
+        moves.action_post()
+        # Payment terms recompute the due date at posting: set it back.
+        for i, move in enumerate(moves, start):
+            move.invoice_date_due = today + timedelta(days=0 if i % 10 == 0 else 30)
+        env.cr.commit()
+        env.invalidate_all()
+
+
 def measure(cr, step):
     """Run ``step()`` until it returns 0 remaining, committing after each call
     as the cron runner does; return (seconds, queries, items)."""
@@ -218,6 +266,30 @@ def main():
                 f"sending (PDF + queued email): {sent} invoices in {seconds:.1f} s = "
                 f"{sent / seconds:.1f} invoices/s, "
                 f"{queries / max(sent, 1):.1f} queries/invoice"
+            )
+        if args.reminders:
+            started = time.perf_counter()
+            setup_open_invoices(env, args.reminders)
+            due = move_model.search_count(move_model._get_reminder_due_domain())
+            print(
+                f"{args.reminders} open invoices created in "
+                f"{time.perf_counter() - started:.0f} s, {due} with a reminder due"
+            )
+
+            def remind():
+                domain = move_model._get_reminder_due_domain()
+                batch = move_model.search(
+                    domain, order="reminder_next_date, id", limit=500
+                )
+                batch._send_reminders()
+                env.invalidate_all()
+                return len(batch), move_model.search_count(domain)
+
+            seconds, queries, reminded = measure(cr, remind)
+            print(
+                f"reminders: {reminded} invoices reminded in {seconds:.1f} s = "
+                f"{reminded / seconds:.1f} reminders/s, "
+                f"{queries / max(reminded, 1):.1f} queries/invoice"
             )
     if not args.keep:
         from odoo.sql_db import close_db

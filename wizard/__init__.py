@@ -1,1 +1,2 @@
 from . import subscription_contract_close
+from . import subscription_reminder_pause
