@@ -7,5 +7,6 @@ from . import subscription_plan
 from . import subscription_contract
 from . import subscription_contract_line
 from . import subscription_contract_pause
+from . import subscription_contract_notice
 from . import res_partner
 from . import account_move

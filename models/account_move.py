@@ -215,6 +215,15 @@ class AccountMove(models.Model):
             )
         return steps[:1]
 
+    @api.model
+    def _get_open_invoice_domain(self):
+        """Posted customer invoices that still wait for (part of) their payment."""
+        return [
+            ("move_type", "=", "out_invoice"),
+            ("state", "=", "posted"),
+            ("payment_state", "in", ("not_paid", "partial")),
+        ]
+
     def _get_reminder_exclusion_domain(self):
         """Invoices that get no reminder although unpaid: those being collected
         by direct debit or card and not rejected. Extend to exclude more."""
@@ -226,9 +235,7 @@ class AccountMove(models.Model):
         return expression.AND(
             [
                 [
-                    ("move_type", "=", "out_invoice"),
-                    ("state", "=", "posted"),
-                    ("payment_state", "in", ("not_paid", "partial")),
+                    *self._get_open_invoice_domain(),
                     ("reminder_next_date", "!=", False),
                 ],
                 expression.OR(

@@ -113,9 +113,7 @@ class ResPartner(models.Model):
         moves = self.env["account.move"].sudo()
         today = self.env.company._subscription_today()
         open_domain = [
-            ("move_type", "=", "out_invoice"),
-            ("state", "=", "posted"),
-            ("payment_state", "in", ("not_paid", "partial")),
+            *moves._get_open_invoice_domain(),
             ("commercial_partner_id", "in", commercials.ids),
             ("company_id", "in", self.env.companies.ids),
         ]
@@ -196,11 +194,7 @@ class ResPartner(models.Model):
         values = {value} if isinstance(value, str) else set(value or [])
         today = self.env.company._subscription_today()
         moves = self.env["account.move"].sudo()
-        open_domain = [
-            ("move_type", "=", "out_invoice"),
-            ("state", "=", "posted"),
-            ("payment_state", "in", ("not_paid", "partial")),
-        ]
+        open_domain = moves._get_open_invoice_domain()
         late = set(
             moves.search(
                 [*open_domain, ("invoice_date_due", "<", today)]
@@ -257,10 +251,8 @@ class ResPartner(models.Model):
         """Send now the next reminder of every open invoice of the customer."""
         moves = self.env["account.move"].search(
             [
+                *self.env["account.move"]._get_open_invoice_domain(),
                 ("commercial_partner_id", "in", self.commercial_partner_id.ids),
-                ("move_type", "=", "out_invoice"),
-                ("state", "=", "posted"),
-                ("payment_state", "in", ("not_paid", "partial")),
                 ("reminder_next_step_id", "!=", False),
             ]
         )
@@ -280,10 +272,8 @@ class ResPartner(models.Model):
             "subscription_billing.account_move_action_late_payers"
         )
         action["domain"] = [
+            *self.env["account.move"]._get_open_invoice_domain(),
             ("commercial_partner_id", "=", self.commercial_partner_id.id),
-            ("move_type", "=", "out_invoice"),
-            ("state", "=", "posted"),
-            ("payment_state", "in", ("not_paid", "partial")),
         ]
         action["context"] = {}
         return action

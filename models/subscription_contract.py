@@ -8,7 +8,7 @@ from odoo.osv import expression
 from odoo.tools import SQL, format_date
 
 from ..lib import recurrence
-from .subscription_plan import BILLING_MODES, BILLING_UNITS
+from .subscription_plan import BILLING_MODES, BILLING_UNITS, check_renewal_rule
 
 CONTRACT_STATES = [
     ("draft", "Draft"),
@@ -156,6 +156,93 @@ class SubscriptionContract(models.Model):
         precompute=True,
         readonly=False,
         tracking=True,
+    )
+    renewal_length = fields.Integer(
+        string="Renewal Term",
+        compute="_compute_billing_rule",
+        store=True,
+        precompute=True,
+        readonly=False,
+    )
+    renewal_unit = fields.Selection(
+        [("month", "Months"), ("year", "Years")],
+        compute="_compute_billing_rule",
+        store=True,
+        precompute=True,
+        readonly=False,
+    )
+    renewal_notice_days = fields.Integer(
+        string="Customer Notice (days before end)",
+        compute="_compute_billing_rule",
+        store=True,
+        precompute=True,
+        readonly=False,
+    )
+    renewal_refusal_days = fields.Integer(
+        string="Refusal Deadline (days before end)",
+        compute="_compute_billing_rule",
+        store=True,
+        precompute=True,
+        readonly=False,
+    )
+    renewal_alert_days = fields.Integer(
+        string="Salesperson Alert (days before end)",
+        compute="_compute_billing_rule",
+        store=True,
+        precompute=True,
+        readonly=False,
+    )
+    renewal_price_increase = fields.Float(
+        string="Price Revision at Renewal (%)",
+        compute="_compute_billing_rule",
+        store=True,
+        precompute=True,
+        readonly=False,
+    )
+    renewal_refused = fields.Boolean(
+        copy=False,
+        tracking=True,
+        help="The customer refused the renewal: the contract expires at the end of "
+        "its commitment.",
+    )
+    renewal_refusal_reason = fields.Char(copy=False, tracking=True)
+    renewal_refusal_deadline = fields.Date(
+        compute="_compute_renewal_dates",
+        help="Last day on which the customer may refuse the tacit renewal.",
+    )
+    renewal_next_end = fields.Date(
+        string="End after Renewal", compute="_compute_renewal_dates"
+    )
+    renewal_notice_date = fields.Date(
+        compute="_compute_renewal_schedule",
+        store=True,
+        index="btree_not_null",
+        help="When the customer gets the renewal notice of the current term.",
+    )
+    renewal_alert_date = fields.Date(
+        compute="_compute_renewal_schedule",
+        store=True,
+        index="btree_not_null",
+        help="When the salesperson is warned of the end of the current term.",
+    )
+    renewal_error_date = fields.Date(copy=False, readonly=True)
+    renewal_count = fields.Integer(copy=False, readonly=True)
+    origin_contract_id = fields.Many2one(
+        "subscription.contract",
+        string="Renews",
+        copy=False,
+        readonly=True,
+        index="btree_not_null",
+        help="The contract this new commitment follows.",
+    )
+    notice_ids = fields.One2many(
+        "subscription.contract.notice", "contract_id", string="Notices", copy=False
+    )
+    churned_mrr = fields.Monetary(
+        string="Churned MRR",
+        compute="_compute_churned_mrr",
+        store=True,
+        help="MRR lost when the contract closed (0 while it runs).",
     )
     journal_id = fields.Many2one(
         "account.journal",
@@ -305,6 +392,64 @@ class SubscriptionContract(models.Model):
 
     # === COMPUTE METHODS === #
 
+    @api.depends(
+        "date_end",
+        "renewal_refusal_days",
+        "renewal_length",
+        "renewal_unit",
+        "commitment_length",
+        "commitment_unit",
+    )
+    def _compute_renewal_dates(self):
+        for contract in self:
+            if not contract.date_end:
+                contract.renewal_refusal_deadline = False
+                contract.renewal_next_end = False
+                continue
+            contract.renewal_refusal_deadline = fields.Date.subtract(
+                contract.date_end, days=contract.renewal_refusal_days
+            )
+            contract.renewal_next_end = contract._get_renewed_end()
+
+    @api.depends(
+        "state",
+        "date_end",
+        "auto_renew",
+        "renewal_refused",
+        "renewal_notice_days",
+        "renewal_alert_days",
+        "notice_ids.kind",
+        "notice_ids.term_end",
+    )
+    def _compute_renewal_schedule(self):
+        for contract in self:
+            done = {
+                notice.kind
+                for notice in contract.notice_ids
+                if notice.term_end == contract.date_end
+            }
+            running = contract.state in RUNNING_STATES and contract.date_end
+            renews = contract.auto_renew and not contract.renewal_refused
+            contract.renewal_notice_date = (
+                fields.Date.subtract(
+                    contract.date_end, days=contract.renewal_notice_days
+                )
+                if running and renews and "customer_notice" not in done
+                else False
+            )
+            contract.renewal_alert_date = (
+                fields.Date.subtract(
+                    contract.date_end, days=contract.renewal_alert_days
+                )
+                if running and "salesperson_alert" not in done
+                else False
+            )
+
+    @api.depends("state", "mrr")
+    def _compute_churned_mrr(self):
+        for contract in self:
+            contract.churned_mrr = contract.mrr if contract.state == "closed" else 0.0
+
     @api.depends("partner_id")
     def _compute_partner_invoice_id(self):
         for contract in self:
@@ -337,6 +482,12 @@ class SubscriptionContract(models.Model):
                         "commitment_unit": "month",
                         "auto_renew": False,
                         "align_to_calendar": False,
+                        "renewal_length": 0,
+                        "renewal_unit": "month",
+                        "renewal_notice_days": 90,
+                        "renewal_refusal_days": 30,
+                        "renewal_alert_days": 60,
+                        "renewal_price_increase": 0.0,
                     }
                 )
 
@@ -495,6 +646,18 @@ class SubscriptionContract(models.Model):
                         contract=contract.name,
                     )
                 )
+
+    @api.constrains(
+        "renewal_length",
+        "renewal_notice_days",
+        "renewal_refusal_days",
+        "renewal_alert_days",
+    )
+    def _check_renewal_rule(self):
+        for contract in self:
+            check_renewal_rule(
+                contract, _("Contract %(contract)s", contract=contract.name)
+            )
 
     @api.constrains("currency_id", "journal_id")
     def _check_currency_journal(self):
@@ -705,6 +868,68 @@ class SubscriptionContract(models.Model):
                 "type": "info",
                 "sticky": True,
             },
+        }
+
+    def action_renew_now(self):
+        self.ensure_one()
+        self._check_renewable()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Renew Contract"),
+            "res_model": "subscription.contract.renew",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_contract_id": self.id},
+        }
+
+    def action_refuse_renewal(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Do Not Renew"),
+            "res_model": "subscription.contract.refuse.renewal",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_contract_id": self.id},
+        }
+
+    def action_propose_new_commitment(self):
+        """A draft contract starting the day after this one ends, for the
+        salesperson to adjust and start."""
+        self.ensure_one()
+        if not self.date_end:
+            raise UserError(
+                _(
+                    "Contract %(contract)s is open-ended: set its commitment end "
+                    "before proposing a new commitment.",
+                    contract=self.name,
+                )
+            )
+        start = self.date_end + recurrence.ONE_DAY
+        proposal = self.copy(
+            {
+                "date_start": start,
+                "date_end": recurrence.commitment_end(
+                    start, self.commitment_length, self.commitment_unit
+                ),
+                "origin_contract_id": self.id,
+                "user_id": self.user_id.id,
+            }
+        )
+        self.message_post(
+            body=_(
+                "New commitment proposed: %(proposal)s, from %(date)s.",
+                proposal=proposal._get_html_link(),
+                date=format_date(self.env, proposal.date_start),
+            ),
+            subtype_xmlid="mail.mt_note",
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self._name,
+            "res_id": proposal.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
         }
 
     # === BUSINESS METHODS === #
@@ -1209,6 +1434,299 @@ class SubscriptionContract(models.Model):
                 body=_("Suspended for non-payment by the payment reminders."),
                 subtype_xmlid="mail.mt_note",
             )
+
+    # === RENEWAL === #
+
+    def _get_renewal_term(self):
+        """(length, unit) of a renewed term: the renewal term, else the
+        commitment's."""
+        self.ensure_one()
+        if self.renewal_length:
+            return self.renewal_length, self.renewal_unit
+        return self.commitment_length, self.commitment_unit
+
+    def _get_renewed_end(self, length=None, unit=None):
+        self.ensure_one()
+        if not self.date_end:
+            return False
+        if not length:
+            length, unit = self._get_renewal_term()
+        if not length:
+            return False
+        return recurrence.commitment_end(
+            self.date_end + recurrence.ONE_DAY, length, unit
+        )
+
+    def _get_renewed_amount(self, price_increase=None):
+        self.ensure_one()
+        rate = self.renewal_price_increase if price_increase is None else price_increase
+        return self.currency_id.round(self.recurring_amount_untaxed * (1 + rate / 100))
+
+    def _check_renewable(self):
+        for contract in self:
+            if contract.state not in RUNNING_STATES or not contract.date_end:
+                raise UserError(
+                    _(
+                        "Contract %(contract)s cannot be renewed: only an active or "
+                        "suspended contract with a commitment end can be.",
+                        contract=contract.name,
+                    )
+                )
+
+    def _renew(self, length=None, unit=None, price_increase=None, today=None):
+        """Renew for a new term from the day after the current end: record it
+        once for the term (unique key), revise prices, tell the chatter."""
+        self.ensure_one()
+        self._check_renewable()
+        old_end = self.date_end
+        new_end = self._get_renewed_end(length, unit)
+        if not new_end:
+            raise UserError(
+                _(
+                    "Contract %(contract)s has no renewal term: set a renewal term "
+                    "or a commitment length.",
+                    contract=self.name,
+                )
+            )
+        self.env["subscription.contract.notice"].sudo().create(
+            {
+                "contract_id": self.id,
+                "term_end": old_end,
+                "kind": "renewal",
+                "date": today or self._get_today(),
+            }
+        )
+        rate = self.renewal_price_increase if price_increase is None else price_increase
+        if rate:
+            for line in self.line_ids:
+                line.price_unit = self.currency_id.round(
+                    line.price_unit * (1 + rate / 100)
+                )
+        self.write(
+            {
+                "date_end": new_end,
+                "renewal_count": self.renewal_count + 1,
+                "renewal_refused": False,
+                "renewal_refusal_reason": False,
+            }
+        )
+        body = _(
+            "Renewed: the commitment that ended on %(old)s now runs until %(new)s.",
+            old=format_date(self.env, old_end),
+            new=format_date(self.env, new_end),
+        )
+        if rate:
+            body += " " + _(
+                "Prices revised by %(rate)s%%: %(amount)s per period.",
+                rate=rate,
+                amount=self.currency_id.format(self.recurring_amount_untaxed),
+            )
+        self.message_post(body=body, subtype_xmlid="mail.mt_note")
+        return True
+
+    def _expire(self, today=None):
+        """Close at the end of the commitment, as expired."""
+        self.ensure_one()
+        self.env["subscription.contract.notice"].sudo().create(
+            {
+                "contract_id": self.id,
+                "term_end": self.date_end,
+                "kind": "expiry",
+                "date": today or self._get_today(),
+            }
+        )
+        reason = self.env.ref(
+            "subscription_billing.close_reason_expired", raise_if_not_found=False
+        )
+        self._close(reason.id if reason else False, self.date_end)
+        self.message_post(
+            body=_(
+                "Expired at the end of its commitment on %(date)s.",
+                date=format_date(self.env, self.date_end),
+            ),
+            subtype_xmlid="mail.mt_note",
+        )
+
+    def _send_renewal_notice(self, today):
+        self.ensure_one()
+        self.env["subscription.contract.notice"].sudo().create(
+            {
+                "contract_id": self.id,
+                "term_end": self.date_end,
+                "kind": "customer_notice",
+                "date": today,
+            }
+        )
+        template = self.env.ref(
+            "subscription_billing.mail_template_renewal_notice",
+            raise_if_not_found=False,
+        )
+        if template and self.partner_id.email:
+            self.with_context(mail_notify_force_send=False).message_post_with_source(
+                template,
+                subtype_xmlid="mail.mt_comment",
+                email_layout_xmlid="mail.mail_notification_light",
+            )
+        elif not self.partner_id.email:
+            self.activity_schedule(
+                "mail.mail_activity_data_todo",
+                summary=_("Send the renewal notice by post"),
+                note=_(
+                    "%(customer)s has no email address: post the renewal notice "
+                    "before %(date)s.",
+                    customer=self.partner_id.display_name,
+                    date=format_date(self.env, self.renewal_refusal_deadline),
+                ),
+                user_id=(self.user_id or self.env.user).id,
+            )
+
+    def _send_renewal_alert(self, today):
+        self.ensure_one()
+        self.env["subscription.contract.notice"].sudo().create(
+            {
+                "contract_id": self.id,
+                "term_end": self.date_end,
+                "kind": "salesperson_alert",
+                "date": today,
+            }
+        )
+        renews = self.auto_renew and not self.renewal_refused
+        summary = (
+            _("Renews on %(date)s", date=format_date(self.env, self.date_end))
+            if renews
+            else _("Expires on %(date)s", date=format_date(self.env, self.date_end))
+        )
+        note = (
+            _(
+                "%(contract)s (%(customer)s) renews tacitly after %(date)s for a new "
+                "term, until %(new_end)s.",
+                contract=self.name,
+                customer=self.partner_id.display_name,
+                date=format_date(self.env, self.date_end),
+                new_end=format_date(self.env, self.renewal_next_end),
+            )
+            if renews
+            else _(
+                "%(contract)s (%(customer)s) expires on %(date)s. Propose a new "
+                "commitment to keep the customer.",
+                contract=self.name,
+                customer=self.partner_id.display_name,
+                date=format_date(self.env, self.date_end),
+            )
+        )
+        user = self.user_id or self.env.user
+        self.activity_schedule(
+            "mail.mail_activity_data_todo",
+            date_deadline=self.date_end,
+            summary=summary,
+            note=note,
+            user_id=user.id,
+        )
+        if user.partner_id.email:
+            self.message_notify(
+                partner_ids=user.partner_id.ids,
+                subject=f"{self.name}: {summary}",
+                body=note,
+            )
+
+    @api.model
+    def _get_renewal_domains(self):
+        """(kind, domain) of the contracts with something due today."""
+        companies = self.env["res.company"].sudo().search([])
+
+        def per_company(field, op):
+            return expression.OR(
+                [
+                    [
+                        ("company_id", "=", company.id),
+                        (field, op, company._subscription_today()),
+                        "|",
+                        ("renewal_error_date", "=", False),
+                        ("renewal_error_date", "<", company._subscription_today()),
+                    ]
+                    for company in companies
+                ]
+            )
+
+        running = [("state", "in", RUNNING_STATES)]
+        return [
+            ("end", expression.AND([running, per_company("date_end", "<")])),
+            (
+                "notice",
+                expression.AND([running, per_company("renewal_notice_date", "<=")]),
+            ),
+            (
+                "alert",
+                expression.AND([running, per_company("renewal_alert_date", "<=")]),
+            ),
+        ]
+
+    @api.model
+    def _cron_process_renewals(self, batch_size=200):
+        """Daily: end of terms (renew or expire), then customer notices, then
+        salesperson alerts, each once per term, in bounded batches."""
+        done = remaining = 0
+        for kind, domain in self._get_renewal_domains():
+            contracts = self.search(domain, order="date_end, id", limit=batch_size)
+            contracts._process_renewal(kind)
+            done += len(contracts)
+            if len(contracts) == batch_size:
+                remaining += self.search_count(domain)
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+
+    def _process_renewal(self, kind):
+        """Handle ``kind`` ('end', 'notice', 'alert') for each contract in its own
+        savepoint: a failing contract is flagged, the others go on."""
+        for contract in self:
+            today = contract._get_today()
+            try:
+                with self.env.cr.savepoint():
+                    if kind == "end":
+                        if contract.auto_renew and not contract.renewal_refused:
+                            contract._renew(today=today)
+                            contract._send_renewed_email()
+                        else:
+                            contract._expire(today=today)
+                    elif kind == "notice":
+                        contract._send_renewal_notice(today)
+                    else:
+                        contract._send_renewal_alert(today)
+            except psycopg2.errors.UniqueViolation:
+                _logger.info("Renewal %s of %s already done", kind, contract.name)
+            except Exception as error:  # pylint: disable=broad-except
+                message = str(error.args[0]) if error.args else str(error)
+                _logger.info(
+                    "Renewal of contract %s failed: %s", contract.name, message
+                )
+                contract.renewal_error_date = today
+                contract.message_post(
+                    body=_(
+                        "The end of term of this contract could not be processed: "
+                        "%(error)s",
+                        error=message,
+                    ),
+                    subtype_xmlid="mail.mt_note",
+                )
+                contract.activity_schedule(
+                    "mail.mail_activity_data_todo",
+                    summary=_("Renewal error"),
+                    note=message,
+                    user_id=(contract.user_id or self.env.user).id,
+                )
+
+    def _send_renewed_email(self):
+        template = self.env.ref(
+            "subscription_billing.mail_template_renewed", raise_if_not_found=False
+        )
+        for contract in self.filtered(lambda c: c.partner_id.email):
+            if template:
+                contract.with_context(
+                    mail_notify_force_send=False
+                ).message_post_with_source(
+                    template,
+                    subtype_xmlid="mail.mt_comment",
+                    email_layout_xmlid="mail.mail_notification_light",
+                )
 
     def _rewind_billing(self, period_start):
         """An invoice of ``period_start`` was cancelled or deleted: bill it again."""

@@ -7,6 +7,39 @@ BILLING_UNITS = [
     ("month", "Months"),
     ("year", "Years"),
 ]
+RENEWAL_FIELDS = (
+    "renewal_length",
+    "renewal_notice_days",
+    "renewal_refusal_days",
+    "renewal_alert_days",
+)
+
+
+def check_renewal_rule(record, label):
+    """Validate the renewal rule of a plan or a contract (``label`` names it)."""
+    env = record.env
+    for fname in RENEWAL_FIELDS:
+        if record[fname] < 0:
+            raise ValidationError(
+                env._(
+                    "%(record)s: '%(field)s' cannot be negative; enter 0 or more days.",
+                    record=label,
+                    field=record._fields[fname].get_description(env)["string"],
+                )
+            )
+    if record.renewal_refusal_days > record.renewal_notice_days:
+        raise ValidationError(
+            env._(
+                "%(record)s: the customer must be told of the renewal before the "
+                "refusal deadline: the notice (%(notice)s days before the end) must "
+                "come before the deadline (%(refusal)s days before the end).",
+                record=label,
+                notice=record.renewal_notice_days,
+                refusal=record.renewal_refusal_days,
+            )
+        )
+
+
 BILLING_MODES = [
     ("advance", "In advance (start of period)"),
     ("arrears", "In arrears (end of period)"),
@@ -70,6 +103,37 @@ class SubscriptionPlan(models.Model):
         help="At the end of the commitment the contract renews for the same term "
         "unless the customer refused it.",
     )
+    renewal_length = fields.Integer(
+        string="Renewal Term",
+        help="Length of each renewed term, in renewal units. 0: the commitment length.",
+    )
+    renewal_unit = fields.Selection(
+        [("month", "Months"), ("year", "Years")], default="month", required=True
+    )
+    renewal_notice_days = fields.Integer(
+        string="Customer Notice (days before end)",
+        default=90,
+        help="The customer is told of the tacit renewal this many days before the "
+        "end of the term (French consumer law: between 3 months and 1 month before "
+        "the refusal deadline).",
+    )
+    renewal_refusal_days = fields.Integer(
+        string="Refusal Deadline (days before end)",
+        default=30,
+        help="The customer may refuse the renewal until this many days before the "
+        "end of the term.",
+    )
+    renewal_alert_days = fields.Integer(
+        string="Salesperson Alert (days before end)",
+        default=60,
+        help="The salesperson is warned this many days before the end of the term.",
+    )
+    renewal_price_increase = fields.Float(
+        string="Price Revision at Renewal (%)",
+        digits=(16, 2),
+        help="Unit prices are raised by this percentage at each renewal "
+        "(negative to lower them).",
+    )
     journal_id = fields.Many2one(
         "account.journal",
         string="Invoice Journal",
@@ -127,9 +191,16 @@ class SubscriptionPlan(models.Model):
                     )
                 )
 
-    @api.constrains("commitment_length")
+    @api.constrains(
+        "commitment_length",
+        "renewal_length",
+        "renewal_notice_days",
+        "renewal_refusal_days",
+        "renewal_alert_days",
+    )
     def _check_commitment_length(self):
         for plan in self:
+            check_renewal_rule(plan, _("Plan %(plan)s", plan=plan.name))
             if plan.commitment_length < 0:
                 raise ValidationError(
                     _(
@@ -164,4 +235,10 @@ class SubscriptionPlan(models.Model):
             "commitment_unit": self.commitment_unit,
             "auto_renew": self.auto_renew,
             "align_to_calendar": self.align_to_calendar,
+            "renewal_length": self.renewal_length,
+            "renewal_unit": self.renewal_unit,
+            "renewal_notice_days": self.renewal_notice_days,
+            "renewal_refusal_days": self.renewal_refusal_days,
+            "renewal_alert_days": self.renewal_alert_days,
+            "renewal_price_increase": self.renewal_price_increase,
         }

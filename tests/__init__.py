@@ -4,3 +4,4 @@ from . import test_security
 from . import test_billing
 from . import test_billing_concurrency
 from . import test_reminders
+from . import test_renewal
