@@ -8,5 +8,7 @@ from . import subscription_contract
 from . import subscription_contract_line
 from . import subscription_contract_pause
 from . import subscription_contract_notice
+from . import subscription_sepa_mandate
+from . import subscription_sepa_batch
 from . import res_partner
 from . import account_move

@@ -70,6 +70,20 @@ class AccountMove(models.Model):
         index="btree_not_null",
     )
     reminder_error_date = fields.Date(copy=False, readonly=True)
+    sepa_mandate_id = fields.Many2one(
+        "subscription.sepa.mandate",
+        string="SEPA Mandate",
+        copy=False,
+        index="btree_not_null",
+        check_company=True,
+        help="Collected by direct debit on this mandate.",
+    )
+    sepa_rejected = fields.Boolean(
+        string="Direct Debit Rejected",
+        copy=False,
+        readonly=True,
+        help="The bank returned the direct debit: the invoice follows the reminders.",
+    )
     payment_collection_pending = fields.Boolean(
         copy=False,
         readonly=True,

@@ -1,8 +1,10 @@
 from datetime import datetime
 
 import pytz
+from stdnum.eu import at_02
 
-from odoo import fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 
 
 class ResCompany(models.Model):
@@ -20,6 +22,58 @@ class ResCompany(models.Model):
         help="Apply the default reminder policy to customer invoices that do not "
         "come from a subscription.",
     )
+
+    sepa_creditor_identifier = fields.Char(
+        string="SEPA Creditor Identifier",
+        help="Identifier given by your bank (in France by the Banque de France) to "
+        "collect by direct debit, e.g. FR72ZZZ123456.",
+    )
+    sepa_journal_id = fields.Many2one(
+        "account.journal",
+        string="Direct Debit Bank Journal",
+        domain="[('type', '=', 'bank'), ('company_id', '=', id)]",
+        help="The bank account the direct debits are collected on.",
+    )
+    sepa_prenotification_days = fields.Integer(
+        string="Pre-notification (days)",
+        default=14,
+        help="The debtor is told of each direct debit at least this many days "
+        "before it (14 by the SEPA rulebook unless agreed otherwise, 1 minimum).",
+    )
+    sepa_pain_version = fields.Selection(
+        [
+            ("pain.008.001.02", "pain.008.001.02 (2009)"),
+            ("pain.008.001.08", "pain.008.001.08 (EPC rulebook 2023)"),
+        ],
+        string="Direct Debit File Format",
+        default="pain.008.001.08",
+        required=True,
+    )
+
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains("sepa_creditor_identifier")
+    def _check_sepa_creditor_identifier(self):
+        for company in self.filtered("sepa_creditor_identifier"):
+            if not at_02.is_valid(company.sepa_creditor_identifier):
+                raise ValidationError(
+                    _(
+                        "%(identifier)s is not a valid SEPA creditor identifier: "
+                        "check it on your bank's letter (e.g. FR72ZZZ123456).",
+                        identifier=company.sepa_creditor_identifier,
+                    )
+                )
+
+    @api.constrains("sepa_prenotification_days")
+    def _check_sepa_prenotification_days(self):
+        for company in self:
+            if company.sepa_prenotification_days < 1:
+                raise ValidationError(
+                    _(
+                        "The direct debit pre-notification must be at least 1 day "
+                        "before the collection."
+                    )
+                )
 
     # === BUSINESS METHODS === #
 

@@ -10,3 +10,15 @@ class ResConfigSettings(models.TransientModel):
     subscription_reminder_all_invoices = fields.Boolean(
         related="company_id.subscription_reminder_all_invoices", readonly=False
     )
+    sepa_creditor_identifier = fields.Char(
+        related="company_id.sepa_creditor_identifier", readonly=False
+    )
+    sepa_journal_id = fields.Many2one(
+        related="company_id.sepa_journal_id", readonly=False
+    )
+    sepa_prenotification_days = fields.Integer(
+        related="company_id.sepa_prenotification_days", readonly=False
+    )
+    sepa_pain_version = fields.Selection(
+        related="company_id.sepa_pain_version", readonly=False
+    )

@@ -333,6 +333,23 @@ class SubscriptionContract(models.Model):
         related="commercial_partner_id.subscription_payment_status",
         string="Customer Payment Status",
     )
+    payment_method = fields.Selection(
+        [
+            ("transfer", "Bank transfer"),
+            ("sepa_direct_debit", "SEPA direct debit"),
+        ],
+        default="transfer",
+        required=True,
+        tracking=True,
+    )
+    mandate_id = fields.Many2one(
+        "subscription.sepa.mandate",
+        string="SEPA Mandate",
+        tracking=True,
+        check_company=True,
+        domain="[('commercial_partner_id', '=', commercial_partner_id), "
+        "('state', 'in', ('draft', 'active'))]",
+    )
     pause_ids = fields.One2many(
         "subscription.contract.pause", "contract_id", string="Suspensions", copy=False
     )
@@ -964,6 +981,11 @@ class SubscriptionContract(models.Model):
             missing.append(_("a plan"))
         if not self.line_ids:
             missing.append(_("at least one line"))
+        if (
+            self.payment_method == "sepa_direct_debit"
+            and self.mandate_id.state != "active"
+        ):
+            missing.append(_("an active SEPA mandate"))
         if missing:
             raise UserError(
                 _(
@@ -1228,6 +1250,10 @@ class SubscriptionContract(models.Model):
             "subscription_contract_id": self.id,
             "subscription_period_start": period.start,
             "subscription_period_end": period.end,
+            "sepa_mandate_id": self.mandate_id.id
+            if self.payment_method == "sepa_direct_debit"
+            and self.mandate_id.state == "active"
+            else False,
             "invoice_line_ids": [
                 Command.create(
                     self._prepare_invoice_line_vals(line, period, ratio, label)

@@ -5,3 +5,4 @@ from . import test_billing
 from . import test_billing_concurrency
 from . import test_reminders
 from . import test_renewal
+from . import test_sepa

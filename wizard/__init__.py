@@ -2,3 +2,4 @@ from . import subscription_contract_close
 from . import subscription_contract_refuse_renewal
 from . import subscription_contract_renew
 from . import subscription_reminder_pause
+from . import subscription_sepa_reject

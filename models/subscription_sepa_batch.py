@@ -1,0 +1,467 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL, format_date
+
+from ..lib import sepa
+
+REJECTION_CODES = [
+    ("AC01", "AC01 - Incorrect account number"),
+    ("AC04", "AC04 - Closed account"),
+    ("AC06", "AC06 - Blocked account"),
+    ("AG01", "AG01 - Direct debit forbidden on this account"),
+    ("AM04", "AM04 - Insufficient funds"),
+    ("MD01", "MD01 - No valid mandate"),
+    ("MD06", "MD06 - Refund requested by the debtor"),
+    ("MS02", "MS02 - Refused by the debtor"),
+    ("MS03", "MS03 - Reason not specified"),
+    ("SL01", "SL01 - Specific service of the debtor's bank"),
+]
+
+
+class SubscriptionSepaBatch(models.Model):
+    _name = "subscription.sepa.batch"
+    _description = "SEPA Direct Debit Collection"
+    _inherit = ["mail.thread"]
+    _order = "collection_date desc, id desc"
+    _check_company_auto = True
+
+    name = fields.Char(
+        string="Reference",
+        required=True,
+        copy=False,
+        readonly=True,
+        default=lambda self: _("New"),
+    )
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        index=True,
+        default=lambda self: self.env.company,
+        ondelete="restrict",
+    )
+    collection_date = fields.Date(required=True, tracking=True, index=True)
+    journal_id = fields.Many2one(
+        "account.journal",
+        string="Bank Journal",
+        required=True,
+        check_company=True,
+        domain="[('type', '=', 'bank')]",
+        ondelete="restrict",
+        help="The bank account the amounts are collected on.",
+    )
+    scheme = fields.Selection(
+        [("CORE", "Core"), ("B2B", "Business to business")],
+        default="CORE",
+        required=True,
+    )
+    pain_version = fields.Selection(
+        [
+            ("pain.008.001.02", "pain.008.001.02"),
+            ("pain.008.001.08", "pain.008.001.08"),
+        ],
+        string="File Format",
+        required=True,
+        default=lambda self: self.env.company.sepa_pain_version,
+    )
+    state = fields.Selection(
+        [
+            ("draft", "Draft"),
+            ("generated", "File Generated"),
+            ("sent", "Sent to Bank"),
+            ("done", "Done"),
+            ("cancel", "Cancelled"),
+        ],
+        default="draft",
+        required=True,
+        tracking=True,
+        index=True,
+        copy=False,
+    )
+    line_ids = fields.One2many("subscription.sepa.batch.line", "batch_id", "Lines")
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    amount_total = fields.Monetary(compute="_compute_amount_total", store=True)
+    line_count = fields.Integer(compute="_compute_amount_total", store=True)
+    file_id = fields.Many2one("ir.attachment", copy=False, readonly=True)
+    message_identifier = fields.Char(copy=False, readonly=True)
+
+    # === COMPUTE METHODS === #
+
+    @api.depends("line_ids.amount", "line_ids.state")
+    def _compute_amount_total(self):
+        for batch in self:
+            lines = batch.line_ids.filtered(lambda line: line.state != "rejected")
+            batch.amount_total = sum(lines.mapped("amount"))
+            batch.line_count = len(lines)
+
+    # === CRUD METHODS === #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("name", _("New")) == _("New"):
+                vals["name"] = self.env["ir.sequence"].next_by_code(
+                    "subscription.sepa.batch"
+                ) or _("New")
+        return super().create(vals_list)
+
+    # === ACTION METHODS === #
+
+    def action_generate(self):
+        """Build the pain.008 file, validate it against the schema, attach it."""
+        for batch in self:
+            if batch.state not in ("draft", "generated"):
+                raise UserError(
+                    _("Collection %(batch)s was already sent.", batch=batch.name)
+                )
+            lines = batch.line_ids.filtered(lambda line: line.state == "to_collect")
+            if not lines:
+                raise UserError(
+                    _("Collection %(batch)s has nothing to collect.", batch=batch.name)
+                )
+            xml = batch._build_file(lines)
+            batch.file_id.unlink()
+            attachment = self.env["ir.attachment"].create(
+                {
+                    "name": f"{sepa.sanitize_id(batch.name, 60)}.xml",
+                    "raw": xml,
+                    "mimetype": "application/xml",
+                    "res_model": batch._name,
+                    "res_id": batch.id,
+                }
+            )
+            batch.write({"file_id": attachment.id, "state": "generated"})
+            batch.message_post(
+                body=_(
+                    "%(version)s file generated and validated against the "
+                    "official schema: %(count)s debits, %(amount)s.",
+                    version=batch.pain_version,
+                    count=len(lines),
+                    amount=batch.currency_id.format(batch.amount_total),
+                ),
+                attachment_ids=attachment.ids,
+            )
+        return True
+
+    def action_mark_sent(self):
+        for batch in self:
+            if batch.state != "generated":
+                raise UserError(
+                    _(
+                        "Generate the file of %(batch)s before marking it as sent.",
+                        batch=batch.name,
+                    )
+                )
+        self.write({"state": "sent"})
+        return True
+
+    def action_done(self):
+        """The bank collected: register and reconcile one payment per invoice."""
+        for batch in self:
+            if batch.state != "sent":
+                raise UserError(
+                    _(
+                        "Collection %(batch)s must be sent to the bank first.",
+                        batch=batch.name,
+                    )
+                )
+            lines = batch.line_ids.filtered(lambda line: line.state == "to_collect")
+            for line in lines:
+                payments = (
+                    self.env["account.payment.register"]
+                    .with_context(
+                        active_model="account.move", active_ids=line.move_id.ids
+                    )
+                    .create(
+                        {
+                            "journal_id": batch.journal_id.id,
+                            "payment_date": batch.collection_date,
+                            "amount": line.amount,
+                            "communication": line.move_id.name,
+                        }
+                    )
+                    ._create_payments()
+                )
+                line.write({"payment_id": payments[:1].id, "state": "collected"})
+            lines.move_id.write({"payment_collection_pending": False})
+            for mandate in lines.mandate_id:
+                mandate.last_debit_date = batch.collection_date
+            batch.state = "done"
+        return True
+
+    def action_cancel(self):
+        for batch in self:
+            if batch.state not in ("draft", "generated"):
+                raise UserError(
+                    _(
+                        "Collection %(batch)s was sent to the bank: record the "
+                        "rejections instead of cancelling it.",
+                        batch=batch.name,
+                    )
+                )
+        self.line_ids.move_id.write({"payment_collection_pending": False})
+        self.line_ids.unlink()
+        self.write({"state": "cancel"})
+        return True
+
+    def action_open_reject_wizard(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Record Rejections"),
+            "res_model": "subscription.sepa.reject",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_batch_id": self.id},
+        }
+
+    # === BUSINESS METHODS === #
+
+    def _get_creditor_values(self):
+        self.ensure_one()
+        company = self.company_id
+        bank = self.journal_id.bank_account_id
+        if not bank or not company.sepa_creditor_identifier:
+            raise UserError(
+                _(
+                    "Set the SEPA creditor identifier of %(company)s and the bank "
+                    "account of journal %(journal)s before generating a collection.",
+                    company=company.name,
+                    journal=self.journal_id.name,
+                )
+            )
+        return {
+            "name": company.name,
+            "iban": bank.acc_number,
+            "bic": bank.bank_bic,
+            "creditor_id": company.sepa_creditor_identifier,
+            "scheme": self.scheme,
+        }
+
+    def _build_file(self, lines):
+        self.ensure_one()
+        self.message_identifier = sepa.sanitize_id(
+            f"{self.name}/{fields.Datetime.now():%Y%m%d%H%M%S}"
+        )
+        payments = [
+            {
+                "name": line.partner_id.commercial_partner_id.name,
+                "iban": line.mandate_id.iban,
+                "bic": line.mandate_id.bic,
+                "amount": line.amount,
+                "sequence_type": line.sequence_type,
+                "collection_date": self.collection_date,
+                "mandate_id": line.mandate_id.name,
+                "mandate_date": line.mandate_id.signature_date,
+                "description": _(
+                    "Invoice %(invoice)s",
+                    invoice=line.move_id.name,
+                ),
+                "endtoend_id": line.end_to_end_id,
+            }
+            for line in lines
+        ]
+        try:
+            return sepa.build_pain008(
+                self._get_creditor_values(),
+                payments,
+                self.pain_version,
+                message_id=self.message_identifier,
+            )
+        except ValueError as error:
+            raise UserError(
+                _(
+                    "The direct debit file of %(batch)s is not valid: %(error)s. "
+                    "Check the IBAN and BIC of the mandates and of the bank journal.",
+                    batch=self.name,
+                    error=str(error),
+                )
+            ) from error
+
+    @api.model
+    def _cron_prepare_batches(self):
+        """Gather the unpaid direct debit invoices due by the collection date
+        (today + pre-notification days) and pre-notify the debtors."""
+        companies = self.env["res.company"].search(
+            [
+                ("sepa_creditor_identifier", "!=", False),
+                ("sepa_journal_id", "!=", False),
+            ]
+        )
+        batches = self.browse()
+        for company in companies:
+            batches |= self.with_company(company)._prepare_company_batch(company)
+        return batches
+
+    def _prepare_company_batch(self, company):
+        collection_date = sepa.earliest_collection_date(
+            company._subscription_today(), company.sepa_prenotification_days
+        )
+        moves = self.env["account.move"].search(
+            [
+                *self.env["account.move"]._get_open_invoice_domain(),
+                ("company_id", "=", company.id),
+                ("sepa_mandate_id", "!=", False),
+                ("payment_collection_pending", "=", False),
+                ("sepa_rejected", "=", False),
+                ("invoice_date_due", "<=", collection_date),
+            ]
+        )
+        if not moves:
+            return self.browse()
+        euro = self.env.ref("base.EUR")
+        others = moves.filtered(lambda m: m.currency_id != euro)
+        for move in others:
+            move.message_post(
+                body=_(
+                    "Not collected by direct debit: SEPA collects euros only and "
+                    "this invoice is in %(currency)s. Ask for a transfer.",
+                    currency=move.currency_id.name,
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
+        others.write({"sepa_mandate_id": False})
+        moves = (moves - others).filtered(lambda m: m.sepa_mandate_id.state == "active")
+        if not moves:
+            return self.browse()
+        batch = self.create(
+            {
+                "company_id": company.id,
+                "collection_date": collection_date,
+                "journal_id": company.sepa_journal_id.id,
+                "pain_version": company.sepa_pain_version,
+            }
+        )
+        batch._add_moves(moves)
+        batch.line_ids._send_prenotification()
+        return batch
+
+    def _add_moves(self, moves):
+        """One line per invoice; FRST on the first collection of a mandate."""
+        self.ensure_one()
+        vals_list = []
+        first_seen = set()
+        for move in moves.sorted(lambda m: (m.invoice_date_due, m.id)):
+            mandate = move.sepa_mandate_id
+            first = mandate.id not in first_seen and mandate._is_first_collection()
+            first_seen.add(mandate.id)
+            vals_list.append(
+                {
+                    "batch_id": self.id,
+                    "move_id": move.id,
+                    "mandate_id": mandate.id,
+                    "amount": move.amount_residual,
+                    "sequence_type": sepa.sequence_type(mandate.mandate_type, first),
+                    "end_to_end_id": sepa.sanitize_id(f"{move.name}/{move.id}"),
+                }
+            )
+        lines = self.env["subscription.sepa.batch.line"].create(vals_list)
+        moves.write({"payment_collection_pending": True})
+        return lines
+
+
+class SubscriptionSepaBatchLine(models.Model):
+    _name = "subscription.sepa.batch.line"
+    _description = "SEPA Direct Debit Collection Line"
+    _order = "batch_id, id"
+
+    batch_id = fields.Many2one(
+        "subscription.sepa.batch", required=True, index=True, ondelete="cascade"
+    )
+    company_id = fields.Many2one(related="batch_id.company_id", store=True)
+    move_id = fields.Many2one(
+        "account.move", string="Invoice", required=True, index=True, ondelete="restrict"
+    )
+    partner_id = fields.Many2one(related="move_id.partner_id")
+    mandate_id = fields.Many2one(
+        "subscription.sepa.mandate", required=True, index=True, ondelete="restrict"
+    )
+    currency_id = fields.Many2one(related="batch_id.currency_id")
+    amount = fields.Monetary(required=True)
+    sequence_type = fields.Selection(
+        [("FRST", "First"), ("RCUR", "Recurrent"), ("OOFF", "One-off")],
+        required=True,
+    )
+    end_to_end_id = fields.Char(string="End-to-End Id", required=True)
+    state = fields.Selection(
+        [
+            ("to_collect", "To Collect"),
+            ("collected", "Collected"),
+            ("rejected", "Rejected"),
+        ],
+        default="to_collect",
+        required=True,
+        index=True,
+    )
+    payment_id = fields.Many2one("account.payment", readonly=True)
+    rejection_code = fields.Selection(REJECTION_CODES, readonly=True)
+    prenotified = fields.Boolean(readonly=True)
+
+    # === CRUD METHODS === #
+
+    def init(self):
+        res = super().init()
+        # An invoice is in at most one collection that was not rejected.
+        self.env.cr.execute(
+            SQL(
+                """
+                CREATE UNIQUE INDEX IF NOT EXISTS subscription_sepa_batch_line_move_uniq
+                ON subscription_sepa_batch_line (move_id) WHERE state != 'rejected'
+                """
+            )
+        )
+        return res
+
+    # === BUSINESS METHODS === #
+
+    def _send_prenotification(self):
+        """Tell each debtor, before the collection, what will be debited."""
+        template = self.env.ref(
+            "subscription_billing.mail_template_sepa_prenotification",
+            raise_if_not_found=False,
+        )
+        for line in self.filtered(lambda line: not line.prenotified):
+            if template and line.move_id.partner_id.email:
+                template.with_context(sepa_line=line).send_mail(
+                    line.move_id.id, force_send=False
+                )
+            line.move_id._message_log(
+                body=_(
+                    "Direct debit of %(amount)s on %(date)s announced to the "
+                    "debtor (mandate %(mandate)s).",
+                    amount=line.currency_id.format(line.amount),
+                    date=format_date(self.env, line.batch_id.collection_date),
+                    mandate=line.mandate_id.name,
+                )
+            )
+            line.prenotified = True
+
+    def _reject(self, code, note=False):
+        """The bank returned the debit: reopen the invoice and back to reminders."""
+        labels = dict(REJECTION_CODES)
+        for line in self:
+            if line.payment_id:
+                line.payment_id.action_draft()
+                line.payment_id.action_cancel()
+            line.write({"state": "rejected", "rejection_code": code})
+            line.move_id.write(
+                {"payment_collection_pending": False, "sepa_rejected": True}
+            )
+            reason = f"{labels[code]} ({note})" if note else labels[code]
+            message = _(
+                "Direct debit rejected by the bank: %(reason)s. The invoice is open "
+                "again and follows the payment reminders.",
+                reason=reason,
+            )
+            line.move_id.message_post(body=message, subtype_xmlid="mail.mt_note")
+            contract = line.move_id.subscription_contract_id
+            if contract:
+                contract.activity_schedule(
+                    "mail.mail_activity_data_todo",
+                    summary=_("Direct debit rejected"),
+                    note=message,
+                    user_id=(contract.user_id or self.env.user).id,
+                )
+            if code == "MD01" and line.mandate_id.state == "active":
+                line.mandate_id._revoke(labels[code])
+        self.batch_id._compute_amount_total()
+        return True

@@ -1,0 +1,260 @@
+import base64
+import io
+
+import qrcode
+from dateutil.relativedelta import relativedelta
+from stdnum import iban as stdnum_iban
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+# The SEPA rulebook: a mandate unused for 36 months expires.
+MANDATE_VALIDITY_MONTHS = 36
+
+
+class SubscriptionSepaMandate(models.Model):
+    _name = "subscription.sepa.mandate"
+    _description = "SEPA Direct Debit Mandate"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "signature_date desc, id desc"
+    _check_company_auto = True
+    _sql_constraints = [
+        (
+            "name_company_uniq",
+            "unique(name, company_id)",
+            "A mandate reference must be unique in the company: change the "
+            "reference of the new mandate.",
+        ),
+    ]
+
+    name = fields.Char(
+        string="Mandate Reference",
+        required=True,
+        copy=False,
+        tracking=True,
+        default=lambda self: self._default_name(),
+        help="Unique Mandate Reference (UMR), given to the bank with each "
+        "collection. It can be changed until the mandate is signed.",
+    )
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        index=True,
+        default=lambda self: self.env.company,
+        ondelete="restrict",
+    )
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Debtor",
+        required=True,
+        index=True,
+        tracking=True,
+        check_company=True,
+        ondelete="restrict",
+    )
+    partner_bank_id = fields.Many2one(
+        "res.partner.bank",
+        string="Debtor Bank Account",
+        required=True,
+        tracking=True,
+        check_company=True,
+        domain="[('partner_id', '=', commercial_partner_id)]",
+        ondelete="restrict",
+    )
+    commercial_partner_id = fields.Many2one(related="partner_id.commercial_partner_id")
+    iban = fields.Char(related="partner_bank_id.acc_number", string="IBAN")
+    bic = fields.Char(related="partner_bank_id.bank_bic", string="BIC")
+    signature_date = fields.Date(tracking=True, copy=False)
+    signature_place = fields.Char(tracking=True, copy=False)
+    scheme = fields.Selection(
+        [("CORE", "Core (consumers)"), ("B2B", "Business to business")],
+        default="CORE",
+        required=True,
+        tracking=True,
+    )
+    mandate_type = fields.Selection(
+        [("recurrent", "Recurrent"), ("oneoff", "One-off")],
+        string="Type",
+        default="recurrent",
+        required=True,
+        tracking=True,
+    )
+    state = fields.Selection(
+        [
+            ("draft", "Draft"),
+            ("active", "Active"),
+            ("revoked", "Revoked"),
+            ("expired", "Expired"),
+        ],
+        default="draft",
+        required=True,
+        tracking=True,
+        index=True,
+        copy=False,
+    )
+    last_debit_date = fields.Date(
+        string="Last Collection", copy=False, readonly=True, index="btree_not_null"
+    )
+    contract_ids = fields.One2many("subscription.contract", "mandate_id")
+
+    # === DEFAULT METHODS === #
+
+    @api.model
+    def _default_name(self):
+        return self.env["ir.sequence"].next_by_code("subscription.sepa.mandate") or _(
+            "New"
+        )
+
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains("partner_bank_id")
+    def _check_iban(self):
+        for mandate in self:
+            number = mandate.partner_bank_id.acc_number or ""
+            if not stdnum_iban.is_valid(number):
+                raise ValidationError(
+                    _(
+                        "Mandate %(mandate)s: %(number)s is not a valid IBAN. Check "
+                        "the debtor's bank account number.",
+                        mandate=mandate.name,
+                        number=number,
+                    )
+                )
+
+    @api.constrains("partner_bank_id", "company_id")
+    def _check_bic(self):
+        for mandate in self:
+            needs_bic = mandate.company_id.sepa_pain_version == "pain.008.001.02"
+            if needs_bic and not mandate.bic:
+                raise ValidationError(
+                    _(
+                        "Mandate %(mandate)s: the debtor's bank has no BIC, which the "
+                        "pain.008.001.02 format requires. Set the BIC on the bank "
+                        "of the account, or use pain.008.001.08 in the settings.",
+                        mandate=mandate.name,
+                    )
+                )
+
+    # === CRUD METHODS === #
+
+    def write(self, vals):
+        if "name" in vals and any(m.state != "draft" for m in self):
+            raise UserError(
+                _(
+                    "The reference of a signed mandate cannot change: the bank "
+                    "knows it. Create a new mandate instead."
+                )
+            )
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_used(self):
+        if any(mandate.state != "draft" for mandate in self):
+            raise UserError(
+                _("Only draft mandates can be deleted: revoke the others instead.")
+            )
+
+    # === ACTION METHODS === #
+
+    def action_validate(self):
+        for mandate in self:
+            if mandate.state != "draft":
+                raise UserError(
+                    _(
+                        "Mandate %(mandate)s is not a draft.",
+                        mandate=mandate.name,
+                    )
+                )
+            if not mandate.signature_date:
+                raise UserError(
+                    _(
+                        "Mandate %(mandate)s cannot be activated before it is "
+                        "signed: enter its signature date.",
+                        mandate=mandate.name,
+                    )
+                )
+        self.write({"state": "active"})
+        return True
+
+    def action_revoke(self):
+        self.filtered(lambda m: m.state in ("draft", "active"))._revoke(
+            _("revoked by the debtor")
+        )
+        return True
+
+    def action_print(self):
+        return self.env.ref(
+            "subscription_billing.action_report_sepa_mandate"
+        ).report_action(self)
+
+    # === BUSINESS METHODS === #
+
+    def _revoke(self, reason):
+        """Stop future collections and warn the salespeople of the contracts."""
+        self.write({"state": "revoked"})
+        for mandate in self:
+            mandate.message_post(
+                body=_("Mandate revoked: %(reason)s.", reason=reason),
+                subtype_xmlid="mail.mt_note",
+            )
+            for contract in mandate.contract_ids.filtered(
+                lambda c: c.state in ("active", "suspended")
+            ):
+                contract.activity_schedule(
+                    "mail.mail_activity_data_todo",
+                    summary=_("SEPA mandate revoked"),
+                    note=_(
+                        "Mandate %(mandate)s was revoked (%(reason)s): no more "
+                        "direct debit for this contract. Get a new mandate or "
+                        "change the payment method.",
+                        mandate=mandate.name,
+                        reason=reason,
+                    ),
+                    user_id=(contract.user_id or self.env.user).id,
+                )
+
+    def _is_first_collection(self):
+        """No collection was ever made, nor is under way, on this mandate."""
+        self.ensure_one()
+        if self.last_debit_date:
+            return False
+        return not self.env["subscription.sepa.batch.line"].search_count(
+            [("mandate_id", "=", self.id), ("state", "!=", "rejected")], limit=1
+        )
+
+    @api.model
+    def _cron_expire_mandates(self):
+        """Mandates unused for 36 months expire (SEPA rulebook)."""
+        today = fields.Date.context_today(self)
+        limit = today - relativedelta(months=MANDATE_VALIDITY_MONTHS)
+        mandates = self.search(
+            [
+                ("state", "=", "active"),
+                "|",
+                ("last_debit_date", "<", limit),
+                "&",
+                ("last_debit_date", "=", False),
+                ("signature_date", "<", limit),
+            ]
+        )
+        mandates.write({"state": "expired"})
+        for mandate in mandates:
+            mandate.message_post(
+                body=_("Expired: unused for 36 months."),
+                subtype_xmlid="mail.mt_note",
+            )
+        return mandates
+
+    def _get_portal_qr_code(self):
+        """PNG data URI of a QR code to the first contract in the portal."""
+        self.ensure_one()
+        contract = self.contract_ids[:1]
+        url = (
+            contract.get_base_url() + contract.get_portal_url()
+            if contract
+            else self.get_base_url() + "/my"
+        )
+        image = qrcode.make(url, box_size=4, border=1)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
