@@ -278,9 +278,10 @@ class SubscriptionSepaBatch(models.Model):
             ) from error
 
     @api.model
-    def _cron_prepare_batches(self):
+    def _cron_prepare_batches(self, batch_size=1000):
         """Gather the unpaid direct debit invoices due by the collection date
-        (today + pre-notification days) and pre-notify the debtors."""
+        (today + pre-notification days) into that day's collection and pre-notify
+        the debtors, a bounded number of invoices per call."""
         companies = self.env["res.company"].search(
             [
                 ("sepa_creditor_identifier", "!=", False),
@@ -288,26 +289,38 @@ class SubscriptionSepaBatch(models.Model):
             ]
         )
         batches = self.browse()
+        done = remaining = 0
         for company in companies:
-            batches |= self.with_company(company)._prepare_company_batch(company)
+            batch, count, left = self.with_company(company)._prepare_company_batch(
+                company, batch_size
+            )
+            batches |= batch
+            done += count
+            remaining += left
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
         return batches
 
-    def _prepare_company_batch(self, company):
+    def _get_collectable_domain(self, company, collection_date):
+        return [
+            *self.env["account.move"]._get_open_invoice_domain(),
+            ("company_id", "=", company.id),
+            ("sepa_mandate_id", "!=", False),
+            ("payment_collection_pending", "=", False),
+            ("sepa_rejected", "=", False),
+            ("invoice_date_due", "<=", collection_date),
+        ]
+
+    def _prepare_company_batch(self, company, batch_size=1000):
+        """Return (the collection, invoices added, invoices left for later)."""
         collection_date = sepa.earliest_collection_date(
             company._subscription_today(), company.sepa_prenotification_days
         )
+        domain = self._get_collectable_domain(company, collection_date)
         moves = self.env["account.move"].search(
-            [
-                *self.env["account.move"]._get_open_invoice_domain(),
-                ("company_id", "=", company.id),
-                ("sepa_mandate_id", "!=", False),
-                ("payment_collection_pending", "=", False),
-                ("sepa_rejected", "=", False),
-                ("invoice_date_due", "<=", collection_date),
-            ]
+            domain, order="invoice_date_due, id", limit=batch_size
         )
         if not moves:
-            return self.browse()
+            return self.browse(), 0, 0
         euro = self.env.ref("base.EUR")
         others = moves.filtered(lambda m: m.currency_id != euro)
         for move in others:
@@ -321,9 +334,22 @@ class SubscriptionSepaBatch(models.Model):
             )
         others.write({"sepa_mandate_id": False})
         moves = (moves - others).filtered(lambda m: m.sepa_mandate_id.state == "active")
+        left = (
+            self.env["account.move"].search_count(domain)
+            if len(moves | others) == batch_size
+            else 0
+        )
         if not moves:
-            return self.browse()
-        batch = self.create(
+            return self.browse(), len(others), left
+        batch = self.search(
+            [
+                ("company_id", "=", company.id),
+                ("collection_date", "=", collection_date),
+                ("journal_id", "=", company.sepa_journal_id.id),
+                ("state", "=", "draft"),
+            ],
+            limit=1,
+        ) or self.create(
             {
                 "company_id": company.id,
                 "collection_date": collection_date,
@@ -331,9 +357,10 @@ class SubscriptionSepaBatch(models.Model):
                 "pain_version": company.sepa_pain_version,
             }
         )
-        batch._add_moves(moves)
-        batch.line_ids._send_prenotification()
-        return batch
+        lines = batch._add_moves(moves)
+        lines._send_prenotification()
+        left -= len(moves) if left else 0
+        return batch, len(moves) + len(others), max(left, 0)
 
     def _add_moves(self, moves):
         """One line per invoice; FRST on the first collection of a mandate."""
@@ -421,9 +448,20 @@ class SubscriptionSepaBatchLine(models.Model):
         )
         for line in self.filtered(lambda line: not line.prenotified):
             if template and line.move_id.partner_id.email:
-                template.with_context(sepa_line=line).send_mail(
-                    line.move_id.id, force_send=False
-                )
+                try:
+                    with self.env.cr.savepoint():
+                        template.with_context(sepa_line=line).send_mail(
+                            line.move_id.id, force_send=False
+                        )
+                except Exception as error:  # pylint: disable=broad-except
+                    line.move_id._message_log(
+                        body=_(
+                            "The direct debit pre-notification could not be sent: "
+                            "%(error)s",
+                            error=str(error),
+                        )
+                    )
+                    continue
             line.move_id._message_log(
                 body=_(
                     "Direct debit of %(amount)s on %(date)s announced to the "

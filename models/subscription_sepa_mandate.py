@@ -223,26 +223,25 @@ class SubscriptionSepaMandate(models.Model):
         )
 
     @api.model
-    def _cron_expire_mandates(self):
+    def _cron_expire_mandates(self, batch_size=1000):
         """Mandates unused for 36 months expire (SEPA rulebook)."""
-        today = fields.Date.context_today(self)
+        today = self.env.company._subscription_today()
         limit = today - relativedelta(months=MANDATE_VALIDITY_MONTHS)
-        mandates = self.search(
-            [
-                ("state", "=", "active"),
-                "|",
-                ("last_debit_date", "<", limit),
-                "&",
-                ("last_debit_date", "=", False),
-                ("signature_date", "<", limit),
-            ]
-        )
+        domain = [
+            ("state", "=", "active"),
+            "|",
+            ("last_debit_date", "<", limit),
+            "&",
+            ("last_debit_date", "=", False),
+            ("signature_date", "<", limit),
+        ]
+        mandates = self.search(domain, limit=batch_size)
         mandates.write({"state": "expired"})
-        for mandate in mandates:
-            mandate.message_post(
-                body=_("Expired: unused for 36 months."),
-                subtype_xmlid="mail.mt_note",
-            )
+        mandates._message_log_batch(
+            bodies=dict.fromkeys(mandates.ids, _("Expired: unused for 36 months."))
+        )
+        remaining = self.search_count(domain) if len(mandates) == batch_size else 0
+        self.env["ir.cron"]._notify_progress(done=len(mandates), remaining=remaining)
         return mandates
 
     def _get_portal_qr_code(self):

@@ -342,3 +342,20 @@ class TestSepa(SubscriptionCommon):
         with self.assertRaisesRegex(ValidationError, "at least 1 day"):
             self.company.sepa_prenotification_days = 0
         self.assertEqual(relativedelta(days=1).days, 1)
+
+    def test_bounded_batches_fill_the_same_collection(self):
+        first = self._sdd_contract(self.customer, self.mandate)
+        second = self._sdd_contract(self.partner_a, self.other_mandate)
+        cron = self.env.ref("subscription_billing.ir_cron_subscription_sepa_batches")
+        progress = self.env["ir.cron.progress"].create({"cron_id": cron.id})
+        model = self.env["subscription.sepa.batch"].with_context(
+            ir_cron_progress_id=progress.id
+        )
+        with freeze_time("2027-01-01"):
+            (first | second)._generate_invoices()
+            batch = model._cron_prepare_batches(batch_size=1)
+            self.assertEqual((progress.done, progress.remaining), (1, 1))
+            again = model._cron_prepare_batches(batch_size=1)
+            self.assertEqual((progress.done, progress.remaining), (1, 0))
+        self.assertEqual(again, batch)
+        self.assertEqual(len(batch.line_ids), 2)
