@@ -9,7 +9,15 @@
     "license": "LGPL-3",
     "application": True,
     "installable": True,
-    "depends": ["account", "mail", "portal", "sales_team"],
+    "depends": [
+        "account",
+        "account_payment",
+        "account_qr_code_sepa",
+        "mail",
+        "payment_demo",
+        "portal",
+        "sales_team",
+    ],
     "external_dependencies": {"python": ["sepaxml", "xmlschema", "text-unidecode"]},
     "data": [
         "security/subscription_billing_groups.xml",
@@ -22,9 +30,11 @@
         "data/subscription_reminder_data.xml",
         "data/subscription_renewal_data.xml",
         "data/subscription_sepa_data.xml",
+        "data/subscription_payment_data.xml",
         "report/account_move_reports.xml",
         "report/subscription_reminder_reports.xml",
         "report/subscription_sepa_mandate_reports.xml",
+        "report/subscription_contract_reports.xml",
         "wizard/subscription_contract_close_views.xml",
         "wizard/subscription_reminder_pause_views.xml",
         "wizard/subscription_contract_renew_views.xml",
@@ -36,8 +46,14 @@
         "views/subscription_contract_views.xml",
         "views/res_partner_views.xml",
         "views/account_move_views.xml",
+        "views/subscription_portal_templates.xml",
         "views/subscription_billing_menus.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "subscription_billing/static/tests/tours/**/*",
+        ],
+    },
     "demo": [
         "demo/subscription_contract_demo.xml",
     ],

@@ -1,6 +1,9 @@
+import base64
+import io
 import logging
 
 import psycopg2
+import qrcode
 
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -337,6 +340,7 @@ class SubscriptionContract(models.Model):
         [
             ("transfer", "Bank transfer"),
             ("sepa_direct_debit", "SEPA direct debit"),
+            ("card", "Card"),
         ],
         default="transfer",
         required=True,
@@ -349,6 +353,13 @@ class SubscriptionContract(models.Model):
         check_company=True,
         domain="[('commercial_partner_id', '=', commercial_partner_id), "
         "('state', 'in', ('draft', 'active'))]",
+    )
+    payment_token_id = fields.Many2one(
+        "payment.token",
+        string="Saved Card",
+        tracking=True,
+        domain="[('partner_id', 'child_of', commercial_partner_id)]",
+        help="Charged automatically when an invoice of this contract is posted.",
     )
     pause_ids = fields.One2many(
         "subscription.contract.pause", "contract_id", string="Suspensions", copy=False
@@ -986,6 +997,8 @@ class SubscriptionContract(models.Model):
             and self.mandate_id.state != "active"
         ):
             missing.append(_("an active SEPA mandate"))
+        if self.payment_method == "card" and not self.payment_token_id.active:
+            missing.append(_("a saved card"))
         if missing:
             raise UserError(
                 _(
@@ -1461,6 +1474,11 @@ class SubscriptionContract(models.Model):
                 subtype_xmlid="mail.mt_note",
             )
 
+    def _get_portal_qr_code(self):
+        """PNG data URI of a QR code to this contract in the customer portal."""
+        self.ensure_one()
+        return qr_code_data_uri(self.get_base_url() + self.get_portal_url())
+
     # === RENEWAL === #
 
     def _get_renewal_term(self):
@@ -1771,3 +1789,11 @@ class SubscriptionContract(models.Model):
                     ),
                     subtype_xmlid="mail.mt_note",
                 )
+
+
+def qr_code_data_uri(text):
+    """A PNG QR code of ``text`` as a data URI, for QWeb reports."""
+    image = qrcode.make(text, box_size=4, border=1)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()

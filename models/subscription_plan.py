@@ -161,6 +161,18 @@ class SubscriptionPlan(models.Model):
         check_company=True,
         help="Payment reminders of the invoices of this plan's contracts.",
     )
+    payment_reference_model = fields.Selection(
+        [
+            ("euro", "European (RF creditor reference)"),
+            ("journal", "The journal's"),
+        ],
+        string="Transfer Reference",
+        default="euro",
+        required=True,
+        help="Communication the customer gives with a transfer, printed on the "
+        "invoice with the SEPA QR code: the structured European creditor "
+        "reference (RF), or the journal's own standard.",
+    )
     description = fields.Html(translate=True)
     contract_ids = fields.One2many("subscription.contract", "plan_id")
     contract_count = fields.Integer(compute="_compute_contract_count")

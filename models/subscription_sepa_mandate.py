@@ -1,12 +1,10 @@
-import base64
-import io
-
-import qrcode
 from dateutil.relativedelta import relativedelta
 from stdnum import iban as stdnum_iban
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+
+from .subscription_contract import qr_code_data_uri
 
 # The SEPA rulebook: a mandate unused for 36 months expires.
 MANDATE_VALIDITY_MONTHS = 36
@@ -245,15 +243,9 @@ class SubscriptionSepaMandate(models.Model):
         return mandates
 
     def _get_portal_qr_code(self):
-        """PNG data URI of a QR code to the first contract in the portal."""
+        """QR code to the first contract of the mandate in the customer portal."""
         self.ensure_one()
         contract = self.contract_ids[:1]
-        url = (
-            contract.get_base_url() + contract.get_portal_url()
-            if contract
-            else self.get_base_url() + "/my"
-        )
-        image = qrcode.make(url, box_size=4, border=1)
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+        if contract:
+            return contract._get_portal_qr_code()
+        return qr_code_data_uri(self.get_base_url() + "/my/subscriptions")

@@ -1,0 +1,15 @@
+"""Card payments: the retry plan of a declined charge."""
+
+from datetime import timedelta
+
+# A declined charge is retried 1, 3 and 7 days after the previous attempt.
+RETRY_DAYS = (1, 3, 7)
+
+
+def next_retry(failed_attempts, failed_on, plan=RETRY_DAYS):
+    """Date of the next attempt after ``failed_attempts`` declined charges (the
+    last one on ``failed_on``), or ``None`` when the plan is exhausted and the
+    invoice goes to the payment reminders."""
+    if failed_attempts < 1 or failed_attempts > len(plan):
+        return None
+    return failed_on + timedelta(days=plan[failed_attempts - 1])
