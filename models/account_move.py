@@ -220,27 +220,22 @@ class AccountMove(models.Model):
         # Posted subscription invoices are sent by the billing cron (or at once by
         # "Invoice now"), also those an accountant posts after review.
         subscription.filtered(lambda m: not m.is_move_sent).subscription_to_send = True
-        for move in subscription:
-            contract = move.subscription_contract_id
-            if (
-                contract.payment_method == "transfer"
-                and move.move_type == "out_invoice"
-            ):
-                if (
-                    contract.plan_id.payment_reference_model == "euro"
-                    and move.journal_id.invoice_reference_model != "euro"
-                ):
-                    move.payment_reference = move._get_invoice_reference_euro_invoice()
-                # The EPC "SEPA credit transfer" QR code, from account_qr_code_sepa,
-                # where it can be made (euros, an IBAN to pay to).
-                if (
-                    move.partner_bank_id
-                    and not move.partner_bank_id._get_error_messages_for_qr(
-                        "sct_qr", move.partner_id, move.currency_id
-                    )
-                ):
-                    move.qr_code_method = "sct_qr"
-            if contract.payment_method == "card" and move.move_type == "out_invoice":
+        invoices = subscription.filtered(lambda m: m.move_type == "out_invoice")
+        transfer = invoices.filtered(
+            lambda m: m.subscription_contract_id.payment_method == "transfer"
+        )
+        # The EPC "SEPA credit transfer" QR code, from account_qr_code_sepa, where
+        # it can be made (euros, an IBAN to pay to): one write for the batch.
+        transfer.filtered(
+            lambda m: (
+                m.partner_bank_id
+                and not m.partner_bank_id._get_error_messages_for_qr(
+                    "sct_qr", m.partner_id, m.currency_id
+                )
+            )
+        ).write({"qr_code_method": "sct_qr"})
+        for move in invoices - transfer:
+            if move.subscription_contract_id.payment_method == "card":
                 move.write(
                     {
                         "payment_collection_pending": True,
@@ -251,6 +246,18 @@ class AccountMove(models.Model):
         return posted
 
     # === BUSINESS METHODS === #
+
+    def _get_invoice_computed_reference(self):
+        """Transfer subscriptions whose plan asks for it get the structured
+        European creditor reference (RF), whatever the journal's standard."""
+        contract = self.subscription_contract_id
+        if (
+            contract.payment_method == "transfer"
+            and contract.plan_id.payment_reference_model == "euro"
+            and self.journal_id.invoice_reference_type != "none"
+        ):
+            return self._get_invoice_reference_euro_invoice()
+        return super()._get_invoice_computed_reference()
 
     def _get_reminder_next_step(self):
         """The next step of the policy for this invoice, or an empty record when

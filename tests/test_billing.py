@@ -490,4 +490,4 @@ class TestBilling(SubscriptionCommon):
 
 # Queries to bill and post 10 one-line contracts in one batch (measured; see
 # tools/bench.py for the figures per invoice at scale).
-QUERIES_10 = 325
+QUERIES_10 = 305

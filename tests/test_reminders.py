@@ -358,4 +358,4 @@ class TestReminders(SubscriptionCommon):
 
 # Queries to send the due-date reminder of 10 invoices of 10 customers (measured;
 # tools/bench.py gives the figures per invoice at scale).
-REMINDER_QUERIES_10 = 238
+REMINDER_QUERIES_10 = 239
