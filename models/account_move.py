@@ -295,35 +295,15 @@ class AccountMove(models.Model):
 
     @api.model
     def _get_reminder_due_domain(self):
-        companies = self.env["res.company"].sudo().search([])
         return expression.AND(
             [
-                [
-                    *self._get_open_invoice_domain(),
-                    ("reminder_next_date", "!=", False),
-                ],
-                expression.OR(
-                    [
-                        [
-                            ("company_id", "=", company.id),
-                            ("reminder_next_date", "<=", company._subscription_today()),
-                            "|",
-                            ("reminder_error_date", "=", False),
-                            ("reminder_error_date", "<", company._subscription_today()),
-                            "|",
-                            (
-                                "commercial_partner_id.reminder_paused_until",
-                                "=",
-                                False,
-                            ),
-                            (
-                                "commercial_partner_id.reminder_paused_until",
-                                "<",
-                                company._subscription_today(),
-                            ),
-                        ]
-                        for company in companies
-                    ]
+                [*self._get_open_invoice_domain(), ("reminder_next_date", "!=", False)],
+                self.env["res.company"]._subscription_due_domain(
+                    "reminder_next_date",
+                    skip_fields=(
+                        "reminder_error_date",
+                        "commercial_partner_id.reminder_paused_until",
+                    ),
                 ),
                 self._get_reminder_exclusion_domain(),
             ]
@@ -585,20 +565,11 @@ class AccountMove(models.Model):
     def _cron_charge_cards(self, batch_size=200):
         """Daily: charge the saved card of the due card invoices, a bounded batch
         per call; one savepoint per invoice."""
-        companies = self.env["res.company"].sudo().search([])
         domain = expression.AND(
             [
                 self._get_open_invoice_domain(),
                 [("card_next_try_date", "!=", False)],
-                expression.OR(
-                    [
-                        [
-                            ("company_id", "=", company.id),
-                            ("card_next_try_date", "<=", company._subscription_today()),
-                        ]
-                        for company in companies
-                    ]
-                ),
+                self.env["res.company"]._subscription_due_domain("card_next_try_date"),
             ]
         )
         moves = self.search(domain, order="card_next_try_date, id", limit=batch_size)

@@ -5,6 +5,7 @@ from stdnum.eu import at_02
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.osv import expression
 
 
 class ResCompany(models.Model):
@@ -83,3 +84,17 @@ class ResCompany(models.Model):
         self.ensure_one()
         tz = self.partner_id.tz or "UTC"
         return datetime.now(pytz.timezone(tz)).date()
+
+    @api.model
+    def _subscription_due_domain(self, date_field, operator="<=", skip_fields=()):
+        """Records due today in their company's time zone: ``date_field``
+        ``operator`` the company's today, and each of ``skip_fields`` empty or
+        before today (an error flagged today, reminders paused until a date)."""
+        domains = []
+        for company in self.sudo().search([]):
+            today = company._subscription_today()
+            domain = [("company_id", "=", company.id), (date_field, operator, today)]
+            for fname in skip_fields:
+                domain += ["|", (fname, "=", False), (fname, "<", today)]
+            domains.append(domain)
+        return expression.OR(domains)

@@ -1168,20 +1168,12 @@ class SubscriptionContract(models.Model):
     @api.model
     def _get_billing_due_domain(self):
         """Contracts with a period due today in their company's time zone."""
-        company_domains = [
-            [
-                ("company_id", "=", company.id),
-                ("next_invoice_date", "<=", company._subscription_today()),
-                "|",
-                ("billing_error_date", "=", False),
-                ("billing_error_date", "<", company._subscription_today()),
-            ]
-            for company in self.env["res.company"].sudo().search([])
-        ]
         return expression.AND(
             [
                 [("state", "in", BILLABLE_STATES), ("next_invoice_date", "!=", False)],
-                expression.OR(company_domains),
+                self.env["res.company"]._subscription_due_domain(
+                    "next_invoice_date", skip_fields=("billing_error_date",)
+                ),
             ]
         )
 
@@ -1676,20 +1668,10 @@ class SubscriptionContract(models.Model):
     @api.model
     def _get_renewal_domains(self):
         """(kind, domain) of the contracts with something due today."""
-        companies = self.env["res.company"].sudo().search([])
 
         def per_company(field, op):
-            return expression.OR(
-                [
-                    [
-                        ("company_id", "=", company.id),
-                        (field, op, company._subscription_today()),
-                        "|",
-                        ("renewal_error_date", "=", False),
-                        ("renewal_error_date", "<", company._subscription_today()),
-                    ]
-                    for company in companies
-                ]
+            return self.env["res.company"]._subscription_due_domain(
+                field, op, skip_fields=("renewal_error_date",)
             )
 
         running = [("state", "in", RUNNING_STATES)]

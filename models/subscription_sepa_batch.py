@@ -183,8 +183,7 @@ class SubscriptionSepaBatch(models.Model):
                 )
                 line.write({"payment_id": payments[:1].id, "state": "collected"})
             lines.move_id.write({"payment_collection_pending": False})
-            for mandate in lines.mandate_id:
-                mandate.last_debit_date = batch.collection_date
+            lines.mandate_id.write({"last_debit_date": batch.collection_date})
             batch.state = "done"
         return True
 
@@ -501,5 +500,4 @@ class SubscriptionSepaBatchLine(models.Model):
                 )
             if code == "MD01" and line.mandate_id.state == "active":
                 line.mandate_id._revoke(labels[code])
-        self.batch_id._compute_amount_total()
         return True
