@@ -125,6 +125,14 @@ class ResPartner(models.Model):
                 ["amount_residual_signed:sum", "invoice_date_due:min"],
             )
         }
+        # In reminders: a reminder after the due date went out for an invoice
+        # still past due (a courtesy notice or the due-day reminder does not
+        # count).
+        in_reminders = set(
+            moves.search(
+                self._get_in_reminders_domain(today, open_domain)
+            ).commercial_partner_id.ids
+        )
         reminded = {}
         for move in moves.search_fetch(
             [
@@ -172,7 +180,7 @@ class ResPartner(models.Model):
             info = reminded.get(commercial, {})
             if commercial in suspended:
                 status = "suspended"
-            elif info.get("last_step"):
+            elif commercial in in_reminders:
                 status = "in_reminders"
             elif amount:
                 status = "overdue"
@@ -202,7 +210,7 @@ class ResPartner(models.Model):
         )
         reminded = set(
             moves.search(
-                [*open_domain, ("reminder_last_step_id", "!=", False)]
+                self._get_in_reminders_domain(today, open_domain)
             ).commercial_partner_id.ids
         )
         suspended = set(
@@ -229,6 +237,16 @@ class ResPartner(models.Model):
         if operator in ("!=", "not in"):
             domain = ["!", *expression.normalize_domain(domain)]
         return domain
+
+    @api.model
+    def _get_in_reminders_domain(self, today, open_domain):
+        """Open invoices past due for which a reminder after the due date was
+        sent: what puts a customer "In reminders"."""
+        return [
+            *open_domain,
+            ("invoice_date_due", "<", today),
+            ("reminder_last_step_id.offset_days", ">", 0),
+        ]
 
     # === ACTION METHODS === #
 
