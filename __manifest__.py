@@ -25,6 +25,7 @@
         "security/subscription_contract_security.xml",
         "data/ir_sequence_data.xml",
         "data/subscription_close_reason_data.xml",
+        "data/mail_layout_data.xml",
         "data/mail_template_data.xml",
         "data/ir_cron_data.xml",
         "data/subscription_reminder_data.xml",

@@ -12,3 +12,6 @@ from . import subscription_sepa_mandate
 from . import subscription_sepa_batch
 from . import res_partner
 from . import account_move
+from . import subscription_contract_resume
+from . import subscription_contract_renewal
+from . import account_move_reminder

@@ -70,6 +70,13 @@ class AccountMove(models.Model):
         index="btree_not_null",
     )
     reminder_error_date = fields.Date(copy=False, readonly=True)
+    reminder_error_activity_id = fields.Many2one(
+        "mail.activity",
+        copy=False,
+        readonly=True,
+        ondelete="set null",
+        help="The one activity telling that reminders of this invoice keep failing.",
+    )
     sepa_mandate_id = fields.Many2one(
         "subscription.sepa.mandate",
         string="SEPA Mandate",
@@ -312,6 +319,9 @@ class AccountMove(models.Model):
     @api.model
     def _cron_send_reminders(self, batch_size=500):
         """Daily: send the due reminder step of a bounded batch of invoices."""
+        # Customers who paid (however the payment was matched) get their
+        # subscriptions back before anything else.
+        self.env["subscription.contract"]._resume_paid_customers()
         domain = self._get_reminder_due_domain()
         moves = self.search(domain, order="reminder_next_date, id", limit=batch_size)
         moves._send_reminders()
@@ -335,27 +345,42 @@ class AccountMove(models.Model):
             )
             if index is None:
                 continue
-            key = (move.partner_id.commercial_partner_id, steps[index], move_today)
+            # One email per invoice address (where the invoice went) and step.
+            key = (move.partner_id, steps[index], move_today)
             groups.setdefault(key, self.browse())
             groups[key] |= move
         sent = self.browse()
         for (partner, step, day), moves in groups.items():
-            try:
-                with self.env.cr.savepoint():
-                    moves._send_reminder_step(partner, step, day)
-                    sent |= moves
-            except psycopg2.errors.UniqueViolation:
-                # Another worker sent this step meanwhile: nothing to do.
-                _logger.info("Reminder %s already sent for %s", step.name, moves.ids)
-            except Exception as error:  # pylint: disable=broad-except
-                moves._log_reminder_error(step, error, day)
+            sent |= moves._send_reminder_group(partner, step, day)
+        sent._clear_reminder_error()
+        return sent
+
+    def _send_reminder_group(self, partner, step, day):
+        """Send ``step`` for the invoices ``self`` in one email; when that fails,
+        send each invoice on its own so that one failing invoice (a letter that
+        cannot be rendered...) never blocks the others. Return what was sent."""
+        try:
+            with self.env.cr.savepoint():
+                self._send_reminder_step(partner, step, day)
+            return self
+        except psycopg2.errors.UniqueViolation:
+            # Another worker sent this step meanwhile: nothing to do.
+            _logger.info("Reminder %s already sent for %s", step.name, self.ids)
+            return self.browse()
+        except Exception as error:  # pylint: disable=broad-except
+            if len(self) == 1:
+                self._log_reminder_error(step, error, day)
+                return self.browse()
+        sent = self.browse()
+        for move in self:
+            sent |= move._send_reminder_group(partner, step, day)
         return sent
 
     def _send_reminder_step(self, partner, step, today):
-        """Send ``step`` to ``partner`` for the invoices ``self`` (one email)."""
-        email_partner = (
-            partner if partner.email else self.partner_id.filtered("email")[:1]
-        )
+        """Send ``step`` for the invoices ``self`` (one email) to where the
+        invoices went: their invoice address, else ``partner``."""
+        email_partner = (self.partner_id | partner).filtered("email")[:1]
+        partner = partner.commercial_partner_id
         channel = "email" if email_partner else "activity"
         # The unique key first: a second sender fails here, before any email.
         self.env["subscription.reminder.log"].create(
@@ -459,7 +484,7 @@ class AccountMove(models.Model):
                 "recipient_ids": [Command.set(partner.ids)],
                 "attachment_ids": [Command.set(email_attachments.ids)],
             },
-            email_layout_xmlid="mail.mail_notification_light",
+            email_layout_xmlid="subscription_billing.mail_notification_customer",
         )
 
     def _get_reminder_invoice_pdf(self):
@@ -503,18 +528,33 @@ class AccountMove(models.Model):
         )
 
     def _log_reminder_error(self, step, error, today):
+        """Retry tomorrow; the first failure only gets a note and one activity,
+        not one a day while it keeps failing."""
         message = str(error.args[0]) if getattr(error, "args", None) else str(error)
         _logger.info("Reminder %s failed for %s: %s", step.name, self.ids, message)
         self.write({"reminder_error_date": today})
-        for move in self:
-            move.message_post(
-                body=_(
-                    "Payment reminder %(step)s could not be sent: %(error)s",
-                    step=step.name,
-                    error=message,
-                ),
-                subtype_xmlid="mail.mt_note",
+        for move in self.filtered(lambda m: not m.reminder_error_activity_id):
+            body = _(
+                "Payment reminder %(step)s could not be sent: %(error)s. It is "
+                "tried again every day.",
+                step=step.name,
+                error=message,
             )
+            move.message_post(body=body, subtype_xmlid="mail.mt_note")
+            move.reminder_error_activity_id = move.activity_schedule(
+                "mail.mail_activity_data_todo",
+                summary=_("Payment reminder failing"),
+                note=body,
+                user_id=move._get_reminder_activity_user(step, fallback=True).id,
+            )
+
+    def _clear_reminder_error(self):
+        """A reminder went out again: close the activity of the failures."""
+        failed = self.filtered("reminder_error_date")
+        failed.reminder_error_activity_id.action_feedback(
+            feedback=_("The payment reminder was sent.")
+        )
+        failed.write({"reminder_error_date": False})
 
     def action_send_next_reminder(self):
         """Send the next step now, whatever its date."""

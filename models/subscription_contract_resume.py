@@ -1,0 +1,69 @@
+from odoo import _, api, models
+from odoo.tools import format_date
+
+
+class SubscriptionContract(models.Model):
+    _inherit = "subscription.contract"
+
+    # === BUSINESS METHODS === #
+
+    @api.model
+    def _get_suspended_unpaid_domain(self, partners=None):
+        domain = [("state", "=", "suspended"), ("suspended_non_payment", "=", True)]
+        if partners is not None:
+            domain.append(("commercial_partner_id", "in", partners.ids))
+        return domain
+
+    @api.model
+    def _resume_paid_customers(self, partners=None):
+        """Contracts suspended for non-payment whose customer has nothing past
+        due any more resume, from a few queries whatever their number.
+        ``partners``: only those customers (commercial entities); all by default.
+        A contract a person suspended by hand stays suspended."""
+        contracts = self.sudo().search(self._get_suspended_unpaid_domain(partners))
+        if not contracts:
+            return contracts
+        moves = self.env["account.move"].sudo()
+        late = set()
+        for company, company_contracts in contracts.grouped("company_id").items():
+            late.update(
+                (partner.id, company.id)
+                for [partner] in moves._read_group(
+                    [
+                        *moves._get_open_invoice_domain(),
+                        ("company_id", "=", company.id),
+                        (
+                            "commercial_partner_id",
+                            "in",
+                            company_contracts.commercial_partner_id.ids,
+                        ),
+                        ("invoice_date_due", "<", company._subscription_today()),
+                    ],
+                    ["commercial_partner_id"],
+                )
+            )
+        paid = contracts.filtered(
+            lambda c: (c.commercial_partner_id.id, c.company_id.id) not in late
+        )
+        paid._resume_after_payment()
+        return paid
+
+    def _resume_after_payment(self):
+        """The customer paid: resume from today (its company's), the suspended
+        days stay unbilled; log it and tell the salesperson."""
+        for contract in self:
+            day = contract._get_today()
+            contract.pause_ids.filtered(lambda p: not p.date_to)._end(day)
+        self.write({"state": "active", "suspended_non_payment": False})
+        for contract in self:
+            contract.message_post(
+                body=_(
+                    "Resumed on %(date)s: %(customer)s paid what was overdue. "
+                    "Billing resumes from that day; the suspended days are not "
+                    "billed.",
+                    date=format_date(contract.env, contract._get_today()),
+                    customer=contract.commercial_partner_id.display_name,
+                ),
+                subtype_xmlid="mail.mt_note",
+                partner_ids=contract.user_id.partner_id.ids,
+            )
