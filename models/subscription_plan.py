@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..lib import consumer_law
+
 BILLING_UNITS = [
     ("day", "Days"),
     ("week", "Weeks"),
@@ -36,6 +38,61 @@ def check_renewal_rule(record, label):
                 record=label,
                 notice=record.renewal_notice_days,
                 refusal=record.renewal_refusal_days,
+            )
+        )
+
+
+def get_term_min_days(record):
+    """Fewest days the shortest term of a plan or contract (its commitment, its
+    renewed term) can last; None when open-ended."""
+    terms = [
+        consumer_law.term_min_days(record.commitment_length, record.commitment_unit),
+        consumer_law.term_min_days(
+            record.renewal_length or record.commitment_length,
+            record.renewal_unit if record.renewal_length else record.commitment_unit,
+        ),
+    ]
+    terms = [days for days in terms if days]
+    return min(terms) if terms else None
+
+
+def check_consumer_window(record, label, strict=True):
+    """L215-1: the renewal notice of a consumer contract goes out between three
+    months and one month before the refusal deadline. ``strict``: also refuse a
+    term too short to hold that window (a plan accepts it: business only)."""
+    if not record.auto_renew:
+        return
+    env = record.env
+    min_days = get_term_min_days(record)
+    window = consumer_law.notice_window(record.renewal_refusal_days, min_days)
+    if window is None:
+        if not strict:
+            return
+        raise ValidationError(
+            env._(
+                "%(record)s: a consumer must be told of the tacit renewal between "
+                "3 months and 1 month before the deadline to refuse it (French "
+                "Consumer Code, L215-1), and a term this short cannot hold that "
+                "window with a refusal deadline %(refusal)s days before the end. "
+                "Lower the refusal deadline, lengthen the term, or do not renew "
+                "tacitly.",
+                record=label,
+                refusal=record.renewal_refusal_days,
+            )
+        )
+    if not window[1] <= record.renewal_notice_days <= window[0]:
+        raise ValidationError(
+            env._(
+                "%(record)s: a consumer must be told of the tacit renewal between "
+                "3 months and 1 month before the deadline to refuse it (French "
+                "Consumer Code, L215-1). With the refusal deadline %(refusal)s days "
+                "before the end, send the notice between %(earliest)s and "
+                "%(latest)s days before the end (not %(notice)s).",
+                record=label,
+                refusal=record.renewal_refusal_days,
+                earliest=window[0],
+                latest=window[1],
+                notice=record.renewal_notice_days,
             )
         )
 
@@ -112,20 +169,29 @@ class SubscriptionPlan(models.Model):
     )
     renewal_notice_days = fields.Integer(
         string="Customer Notice (days before end)",
-        default=90,
+        compute="_compute_renewal_days",
+        store=True,
+        precompute=True,
+        readonly=False,
         help="The customer is told of the tacit renewal this many days before the "
         "end of the term (French consumer law: between 3 months and 1 month before "
         "the refusal deadline).",
     )
     renewal_refusal_days = fields.Integer(
         string="Refusal Deadline (days before end)",
-        default=30,
+        compute="_compute_renewal_days",
+        store=True,
+        precompute=True,
+        readonly=False,
         help="The customer may refuse the renewal until this many days before the "
         "end of the term.",
     )
     renewal_alert_days = fields.Integer(
         string="Salesperson Alert (days before end)",
-        default=60,
+        compute="_compute_renewal_days",
+        store=True,
+        precompute=True,
+        readonly=False,
         help="The salesperson is warned this many days before the end of the term.",
     )
     renewal_price_increase = fields.Float(
@@ -188,6 +254,18 @@ class SubscriptionPlan(models.Model):
         for plan in self:
             plan.contract_count = counts.get(plan, 0)
 
+
+    @api.depends("commitment_length", "commitment_unit", "renewal_length", "renewal_unit")
+    def _compute_renewal_days(self):
+        """Notice, refusal deadline and alert that suit the term: 90/30/60 days
+        before the end when it is long enough, shorter otherwise (a 1-month term
+        cannot have a 90-day notice)."""
+        for plan in self:
+            notice, refusal, alert = consumer_law.default_days(get_term_min_days(plan))
+            plan.renewal_notice_days = notice
+            plan.renewal_refusal_days = refusal
+            plan.renewal_alert_days = alert
+
     # === CONSTRAINT METHODS === #
 
     @api.constrains("billing_interval")
@@ -204,7 +282,10 @@ class SubscriptionPlan(models.Model):
                 )
 
     @api.constrains(
+        "auto_renew",
         "commitment_length",
+        "commitment_unit",
+        "renewal_unit",
         "renewal_length",
         "renewal_notice_days",
         "renewal_refusal_days",
@@ -213,6 +294,9 @@ class SubscriptionPlan(models.Model):
     def _check_commitment_length(self):
         for plan in self:
             check_renewal_rule(plan, _("Plan %(plan)s", plan=plan.name))
+            check_consumer_window(
+                plan, _("Plan %(plan)s", plan=plan.name), strict=False
+            )
             if plan.commitment_length < 0:
                 raise ValidationError(
                     _(
