@@ -45,6 +45,7 @@
         "views/res_config_settings_views.xml",
         "views/subscription_sepa_views.xml",
         "views/subscription_contract_views.xml",
+        "views/subscription_contract_renewal_views.xml",
         "views/res_partner_views.xml",
         "views/account_move_views.xml",
         "views/subscription_portal_templates.xml",

@@ -4,13 +4,14 @@ import logging
 
 import psycopg2
 import qrcode
+from dateutil.relativedelta import relativedelta
 
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL, format_date
 
-from ..lib import recurrence
+from ..lib import consumer_law, recurrence
 from .subscription_plan import BILLING_MODES, BILLING_UNITS, check_renewal_rule
 
 CONTRACT_STATES = [
@@ -1461,9 +1462,18 @@ class SubscriptionContract(models.Model):
         )
         self.write({"state": "suspended", "suspended_non_payment": True})
         for contract in self:
+            body = _("Suspended for non-payment by the payment reminders.")
+            partners = self.env["res.partner"]
+            if contract.date_end and contract.auto_renew and not contract.renewal_refused:
+                # The salesperson is alerted: no tacit renewal while unpaid.
+                body += " " + _(
+                    "It does not renew tacitly while suspended: it resumes and "
+                    "renews when the customer pays, else it expires on %(date)s.",
+                    date=format_date(contract.env, contract.date_end),
+                )
+                partners = contract.user_id.partner_id
             contract.message_post(
-                body=_("Suspended for non-payment by the payment reminders."),
-                subtype_xmlid="mail.mt_note",
+                body=body, subtype_xmlid="mail.mt_note", partner_ids=partners.ids
             )
 
     def _get_portal_qr_code(self):
@@ -1544,6 +1554,8 @@ class SubscriptionContract(models.Model):
                 "renewal_count": self.renewal_count + 1,
                 "renewal_refused": False,
                 "renewal_refusal_reason": False,
+                "renewal_refusal_date": False,
+                "renewal_refusal_late": False,
             }
         )
         body = _(
@@ -1561,8 +1573,13 @@ class SubscriptionContract(models.Model):
         return True
 
     def _expire(self, today=None):
-        """Close at the end of the commitment, as expired."""
+        """Close at the end of the commitment, as expired; a suspension still
+        open ends with the contract."""
         self.ensure_one()
+        unpaid = self.state == "suspended" and self.suspended_non_payment
+        self.pause_ids.filtered(lambda p: not p.date_to)._end(
+            self.date_end + recurrence.ONE_DAY
+        )
         self.env["subscription.contract.notice"].sudo().create(
             {
                 "contract_id": self.id,
@@ -1575,15 +1592,27 @@ class SubscriptionContract(models.Model):
             "subscription_billing.close_reason_expired", raise_if_not_found=False
         )
         self._close(reason.id if reason else False, self.date_end)
-        self.message_post(
-            body=_(
-                "Expired at the end of its commitment on %(date)s.",
-                date=format_date(self.env, self.date_end),
-            ),
-            subtype_xmlid="mail.mt_note",
+        body = _(
+            "Expired at the end of its commitment on %(date)s.",
+            date=format_date(self.env, self.date_end),
         )
+        if unpaid and self.auto_renew and not self.renewal_refused:
+            body += " " + _(
+                "It was not renewed tacitly: it was still suspended for non-payment."
+            )
+            self.activity_schedule(
+                "mail.mail_activity_data_todo",
+                summary=_("Expired unpaid"),
+                note=body,
+                user_id=(self.user_id or self.env.user).id,
+            )
+        self.message_post(body=body, subtype_xmlid="mail.mt_note")
 
     def _send_renewal_notice(self, today):
+        """Tell the customer of the tacit renewal. Sent late (after one month
+        before the refusal deadline), it gives a consumer the right to end the
+        contract at any time after the renewal (L215-1), recorded here; a past
+        refusal deadline is never printed."""
         self.ensure_one()
         self.env["subscription.contract.notice"].sudo().create(
             {
@@ -1593,15 +1622,38 @@ class SubscriptionContract(models.Model):
                 "date": today,
             }
         )
+        deadline = self.renewal_refusal_deadline
+        if self.customer_type == "b2c" and consumer_law.notice_is_late(
+            today, deadline
+        ):
+            renewal_day = self.date_end + recurrence.ONE_DAY
+            self.free_termination_date = renewal_day
+            self.message_post(
+                body=_(
+                    "The renewal notice was sent late, on %(today)s (the consumer "
+                    "had to get it by %(latest)s): after the renewal, from "
+                    "%(date)s, the customer may end the contract at any time "
+                    "(French Consumer Code, L215-1).",
+                    today=format_date(self.env, today),
+                    latest=format_date(
+                        self.env, deadline - relativedelta(months=1)
+                    ),
+                    date=format_date(self.env, renewal_day),
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
         template = self.env.ref(
             "subscription_billing.mail_template_renewal_notice",
             raise_if_not_found=False,
         )
         if template and self.partner_id.email:
-            self.with_context(mail_notify_force_send=False).message_post_with_source(
+            self.with_context(
+                mail_notify_force_send=False,
+                renewal_refusal_open=today <= deadline,
+            ).message_post_with_source(
                 template,
                 subtype_xmlid="mail.mt_comment",
-                email_layout_xmlid="mail.mail_notification_light",
+                email_layout_xmlid="subscription_billing.mail_notification_customer",
             )
         elif not self.partner_id.email:
             self.activity_schedule(
@@ -1611,7 +1663,7 @@ class SubscriptionContract(models.Model):
                     "%(customer)s has no email address: post the renewal notice "
                     "before %(date)s.",
                     customer=self.partner_id.display_name,
-                    date=format_date(self.env, self.renewal_refusal_deadline),
+                    date=format_date(self.env, max(deadline, today)),
                 ),
                 user_id=(self.user_id or self.env.user).id,
             )
@@ -1627,6 +1679,8 @@ class SubscriptionContract(models.Model):
             }
         )
         renews = self.auto_renew and not self.renewal_refused
+        if renews and self.state == "suspended" and self.suspended_non_payment:
+            renews = False
         summary = (
             _("Renews on %(date)s", date=format_date(self.env, self.date_end))
             if renews
@@ -1650,6 +1704,11 @@ class SubscriptionContract(models.Model):
                 date=format_date(self.env, self.date_end),
             )
         )
+        if self.auto_renew and not self.renewal_refused and not renews:
+            note += " " + _(
+                "It is suspended for non-payment: it renews only if the customer "
+                "pays before the end."
+            )
         user = self.user_id or self.env.user
         self.activity_schedule(
             "mail.mail_activity_data_todo",
@@ -1708,11 +1767,7 @@ class SubscriptionContract(models.Model):
             try:
                 with self.env.cr.savepoint():
                     if kind == "end":
-                        if contract.auto_renew and not contract.renewal_refused:
-                            contract._renew(today=today)
-                            contract._send_renewed_email()
-                        else:
-                            contract._expire(today=today)
+                        contract._process_term_end(today)
                     elif kind == "notice":
                         contract._send_renewal_notice(today)
                     else:
@@ -1720,25 +1775,53 @@ class SubscriptionContract(models.Model):
             except psycopg2.errors.UniqueViolation:
                 _logger.info("Renewal %s of %s already done", kind, contract.name)
             except Exception as error:  # pylint: disable=broad-except
-                message = str(error.args[0]) if error.args else str(error)
-                _logger.info(
-                    "Renewal of contract %s failed: %s", contract.name, message
-                )
-                contract.renewal_error_date = today
-                contract.message_post(
-                    body=_(
-                        "The end of term of this contract could not be processed: "
-                        "%(error)s",
-                        error=message,
-                    ),
-                    subtype_xmlid="mail.mt_note",
-                )
-                contract.activity_schedule(
-                    "mail.mail_activity_data_todo",
-                    summary=_("Renewal error"),
-                    note=message,
-                    user_id=(contract.user_id or self.env.user).id,
-                )
+                contract._log_renewal_error(error, today)
+            else:
+                contract._clear_renewal_error()
+
+    def _process_term_end(self, today):
+        """Renew tacitly, else expire. A contract suspended for non-payment does
+        not renew; one whose notice was never sent gets it first (late)."""
+        self.ensure_one()
+        unpaid = self.state == "suspended" and self.suspended_non_payment
+        if self.auto_renew and not self.renewal_refused and not unpaid:
+            if not self.notice_ids.filtered(
+                lambda n: n.kind == "customer_notice" and n.term_end == self.date_end
+            ):
+                self._send_renewal_notice(today)
+            self._renew(today=today)
+            self._send_renewed_email()
+        else:
+            self._expire(today=today)
+
+    def _log_renewal_error(self, error, today):
+        """Retry tomorrow; only the first failure gets a note and an activity,
+        not one a day while it keeps failing."""
+        self.ensure_one()
+        message = str(error.args[0]) if error.args else str(error)
+        _logger.info("Renewal of contract %s failed: %s", self.name, message)
+        self.renewal_error_date = today
+        if self.renewal_error_activity_id:
+            return
+        body = _(
+            "The end of term of this contract could not be processed: %(error)s. "
+            "It is tried again every day.",
+            error=message,
+        )
+        self.message_post(body=body, subtype_xmlid="mail.mt_note")
+        self.renewal_error_activity_id = self.activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=_("Renewal error"),
+            note=body,
+            user_id=(self.user_id or self.env.user).id,
+        )
+
+    def _clear_renewal_error(self):
+        if self.renewal_error_date:
+            self.renewal_error_activity_id.action_feedback(
+                feedback=_("The end of term was processed.")
+            )
+            self.renewal_error_date = False
 
     def _send_renewed_email(self):
         template = self.env.ref(
@@ -1751,7 +1834,7 @@ class SubscriptionContract(models.Model):
                 ).message_post_with_source(
                     template,
                     subtype_xmlid="mail.mt_comment",
-                    email_layout_xmlid="mail.mail_notification_light",
+                    email_layout_xmlid="subscription_billing.mail_notification_customer",
                 )
 
     def _rewind_billing(self, period_start):

@@ -1,5 +1,6 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import format_date
 
 
 class SubscriptionReminderPause(models.TransientModel):
@@ -21,7 +22,7 @@ class SubscriptionReminderPause(models.TransientModel):
                     _(
                         "Reminders cannot be paused until %(date)s, a past date: "
                         "choose today or a later date.",
-                        date=wizard.date,
+                        date=format_date(self.env, wizard.date),
                     )
                 )
 
