@@ -8,3 +8,6 @@ from . import test_renewal
 from . import test_sepa
 from . import test_payments
 from . import test_portal
+from . import test_payment_resume
+from . import test_reminder_delivery
+from . import test_consumer_law
