@@ -1464,7 +1464,8 @@ class SubscriptionContract(models.Model):
         for contract in self:
             body = _("Suspended for non-payment by the payment reminders.")
             partners = self.env["res.partner"]
-            if contract.date_end and contract.auto_renew and not contract.renewal_refused:
+            renews = contract.auto_renew and not contract.renewal_refused
+            if contract.date_end and renews:
                 # The salesperson is alerted: no tacit renewal while unpaid.
                 body += " " + _(
                     "It does not renew tacitly while suspended: it resumes and "
@@ -1623,9 +1624,7 @@ class SubscriptionContract(models.Model):
             }
         )
         deadline = self.renewal_refusal_deadline
-        if self.customer_type == "b2c" and consumer_law.notice_is_late(
-            today, deadline
-        ):
+        if self.customer_type == "b2c" and consumer_law.notice_is_late(today, deadline):
             renewal_day = self.date_end + recurrence.ONE_DAY
             self.free_termination_date = renewal_day
             self.message_post(
@@ -1635,9 +1634,7 @@ class SubscriptionContract(models.Model):
                     "%(date)s, the customer may end the contract at any time "
                     "(French Consumer Code, L215-1).",
                     today=format_date(self.env, today),
-                    latest=format_date(
-                        self.env, deadline - relativedelta(months=1)
-                    ),
+                    latest=format_date(self.env, deadline - relativedelta(months=1)),
                     date=format_date(self.env, renewal_day),
                 ),
                 subtype_xmlid="mail.mt_note",

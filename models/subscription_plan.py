@@ -254,8 +254,9 @@ class SubscriptionPlan(models.Model):
         for plan in self:
             plan.contract_count = counts.get(plan, 0)
 
-
-    @api.depends("commitment_length", "commitment_unit", "renewal_length", "renewal_unit")
+    @api.depends(
+        "commitment_length", "commitment_unit", "renewal_length", "renewal_unit"
+    )
     def _compute_renewal_days(self):
         """Notice, refusal deadline and alert that suit the term: 90/30/60 days
         before the end when it is long enough, shorter otherwise (a 1-month term

@@ -79,9 +79,7 @@ class TestConsumerLaw(SubscriptionCommon):
                 "auto_renew": True,
             }
         )
-        self.assertEqual(
-            (plan.renewal_notice_days, plan.renewal_refusal_days), (27, 0)
-        )
+        self.assertEqual((plan.renewal_notice_days, plan.renewal_refusal_days), (27, 0))
         self.assertEqual(self.plan_monthly.renewal_notice_days, 90)
         # Too short for a consumer: refused, with the window in the message.
         with self.assertRaisesRegex(ValidationError, "3 months and 1 month"):
@@ -188,7 +186,9 @@ class TestConsumerLaw(SubscriptionCommon):
         contract = self._start()
         with freeze_time("2027-12-10"):
             action = contract.action_refuse_renewal()
-            wizard = Form(self.env[action["res_model"]].with_context(**action["context"]))
+            wizard = Form(
+                self.env[action["res_model"]].with_context(**action["context"])
+            )
             wizard.reason = "Moving abroad"
             wizard = wizard.save()
             self.assertTrue(wizard.is_late)

@@ -283,9 +283,7 @@ class TestReminders(SubscriptionCommon):
         self._remind("2027-02-07")
         self.customer.invalidate_recordset()
         with freeze_time("2027-02-07"):
-            self.assertEqual(
-                self.customer.subscription_payment_status, "in_reminders"
-            )
+            self.assertEqual(self.customer.subscription_payment_status, "in_reminders")
         self.assertEqual(self.customer.subscription_reminder_step_id, self.steps[2])
         self.assertEqual(self.customer.subscription_reminder_next_date, D("2027-02-15"))
         action = self.customer.action_view_late_invoices()

@@ -41,15 +41,14 @@ class SubscriptionContractClose(models.TransientModel):
     @api.depends("contract_ids", "close_date")
     def _compute_commitment(self):
         for wizard in self:
-            day = wizard.close_date
             free = wizard.contract_ids.filtered(
-                lambda c: day
-                and c.free_termination_date
-                and c.free_termination_date <= day
+                lambda c, day=wizard.close_date: (
+                    day and c.free_termination_date and c.free_termination_date <= day
+                )
             )
             wizard.free_termination_ids = free
             wizard.committed_ids = (wizard.contract_ids - free).filtered(
-                lambda c: day and c.date_end and day < c.date_end
+                lambda c, day=wizard.close_date: day and c.date_end and day < c.date_end
             )
 
     # === ACTION METHODS === #
