@@ -379,8 +379,8 @@ class AccountMove(models.Model):
     def _send_reminder_step(self, partner, step, today):
         """Send ``step`` for the invoices ``self`` (one email) to where the
         invoices went: their invoice address, else ``partner``."""
-        email_partner = (self.partner_id | partner).filtered("email")[:1]
         partner = partner.commercial_partner_id
+        email_partner = (self.partner_id | partner).filtered("email")[:1]
         channel = "email" if email_partner else "activity"
         # The unique key first: a second sender fails here, before any email.
         self.env["subscription.reminder.log"].create(

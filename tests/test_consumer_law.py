@@ -124,6 +124,10 @@ class TestConsumerLaw(SubscriptionCommon):
         mail = self._notices(contract)
         self.assertEqual(len(mail), 1)
         self.assertIn("12/01/2027", mail.body_html)  # not past yet: printed
+        # Reads like an invoice email: headed with the contract, no Unfollow.
+        self.assertIn("Your Subscription", mail.body_html)
+        self.assertIn(contract.name, mail.body_html)
+        self.assertNotIn("Unfollow", mail.body_html)
         self.assertIn("L215-1", mail.body_html)
         self.assertEqual(contract.free_termination_date, D("2028-01-01"))
         note = contract.message_ids.filtered(lambda m: "sent late" in str(m.body))

@@ -77,6 +77,10 @@ class TestReminderDelivery(SubscriptionCommon):
             self.assertNotIn("Unfollow", mail.body_html)
             mail.unlink()
         self.assertEqual(move.reminder_log_ids.partner_id, self.company_customer)
+        # An invoice address without email: the customer's address instead.
+        self.ap.email = False
+        self._remind("2027-02-15")
+        self.assertEqual(self._mails().recipient_ids, self.company_customer)
 
     def test_one_email_per_invoice_address_and_step(self):
         other_address = self.env["res.partner"].create(
