@@ -15,10 +15,11 @@ class SubscriptionContract(models.Model):
         return domain
 
     @api.model
-    def _resume_paid_customers(self, partners=None):
+    def _resume_paid_customers(self, partners=None, payment_days=None):
         """Contracts suspended for non-payment whose customer has nothing past
         due any more resume, from a few queries whatever their number.
         ``partners``: only those customers (commercial entities); all by default.
+        ``payment_days``: {customer id: day of the payment} (default: today).
         A contract a person suspended by hand stays suspended."""
         contracts = self.sudo().search(self._get_suspended_unpaid_domain(partners))
         if not contracts:
@@ -45,23 +46,31 @@ class SubscriptionContract(models.Model):
         paid = contracts.filtered(
             lambda c: (c.commercial_partner_id.id, c.company_id.id) not in late
         )
-        paid._resume_after_payment()
+        for contract in paid:
+            contract._resume_after_payment(
+                (payment_days or {}).get(contract.commercial_partner_id.id)
+            )
         return paid
 
-    def _resume_after_payment(self):
-        """The customer paid: resume from today (its company's), the suspended
-        days stay unbilled; log it and tell the salesperson."""
+    def _resume_after_payment(self, day=None):
+        """The customer paid on ``day`` (default and at the latest: today in
+        its company): resume from that day, the suspended days stay unbilled;
+        log it and tell the salesperson."""
+        resume_days = {}
         for contract in self:
-            day = contract._get_today()
-            contract.pause_ids.filtered(lambda p: not p.date_to)._end(day)
+            today = contract._get_today()
+            resume_days[contract] = min(day, today) if day else today
+            contract.pause_ids.filtered(lambda p: not p.date_to)._end(
+                resume_days[contract]
+            )
         self.write({"state": "active", "suspended_non_payment": False})
-        for contract in self:
+        for contract, resume_day in resume_days.items():
             contract.message_post(
                 body=_(
                     "Resumed on %(date)s: %(customer)s paid what was overdue. "
                     "Billing resumes from that day; the suspended days are not "
                     "billed.",
-                    date=format_date(contract.env, contract._get_today()),
+                    date=format_date(contract.env, resume_day),
                     customer=contract.commercial_partner_id.display_name,
                 ),
                 subtype_xmlid="mail.mt_note",

@@ -44,11 +44,13 @@ class TestPaymentResume(SubscriptionCommon):
             self.env["subscription.contract"]._cron_generate_invoices()
             self.env["account.move"]._cron_send_reminders()
 
-    def _pay(self, moves, day):
+    def _pay(self, moves, day, payment_date=None):
         with freeze_time(day):
             self.env["account.payment.register"].with_context(
                 active_model="account.move", active_ids=moves.ids
-            ).create({"payment_date": day, "group_payment": True})._create_payments()
+            ).create(
+                {"payment_date": payment_date or day, "group_payment": True}
+            )._create_payments()
 
     def _status(self, day, partner=None):
         partner = partner or self.customer
@@ -89,25 +91,26 @@ class TestPaymentResume(SubscriptionCommon):
         # Paying one invoice is not enough: something is still past due.
         self._pay(open_invoices[0], "2027-04-10")
         self.assertEqual(contract.state, "suspended")
-        self._pay(open_invoices[1:], "2027-04-10")
+        # The transfer of 8 April is matched on 10 April: resumed from 8 April.
+        self._pay(open_invoices[1:], "2027-04-10", payment_date="2027-04-08")
         self.assertEqual(contract.state, "active")
         self.assertFalse(contract.suspended_non_payment)
-        self.assertEqual(contract.pause_ids.date_to, D("2027-04-09"))
+        self.assertEqual(contract.pause_ids.date_to, D("2027-04-07"))
         note = contract.message_ids.filtered(lambda m: "Resumed on" in str(m.body))
         self.assertEqual(len(note), 1)
-        self.assertIn("04/10/2027", note.body)
+        self.assertIn("04/08/2027", note.body)
         self.assertIn(self.user_sales.partner_id, note.partner_ids)
         # A contract suspended by hand stays suspended.
         self.assertEqual(by_hand.state, "suspended")
         self.assertEqual(self._status("2027-04-10"), "up_to_date")
-        # Billing resumes from the day of payment: April 10-30 only.
+        # Billing resumes from the day of payment: April 8-30 only.
         for day in days("2027-04-10", "2027-04-11"):
             self._day(day)
         april = contract.invoice_ids.filtered(
             lambda m: m.subscription_period_start == D("2027-04-01")
         )
         self.assertEqual(len(april), 1)
-        self.assertEqual(april.amount_untaxed, 70.0)  # 21/30 of 100.00
+        self.assertEqual(april.amount_untaxed, 76.67)  # 23/30 of 100.00
 
     def test_the_reminder_cron_resumes_what_the_payment_did_not(self):
         contract = self._start()
