@@ -34,6 +34,7 @@
         "report/account_move_reports.xml",
         "report/subscription_reminder_reports.xml",
         "report/subscription_sepa_mandate_reports.xml",
+        "report/subscription_sepa_prenotification_reports.xml",
         "report/subscription_contract_reports.xml",
         "wizard/subscription_contract_close_views.xml",
         "wizard/subscription_reminder_pause_views.xml",

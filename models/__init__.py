@@ -11,5 +11,7 @@ from . import subscription_contract_notice
 from . import subscription_sepa_mandate
 from . import subscription_sepa_batch
 from . import res_partner
+from . import res_partner_bank
 from . import account_move
 from . import account_move_card
+from . import account_move_collection

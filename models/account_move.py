@@ -528,6 +528,9 @@ class AccountMove(models.Model):
                         invoice=move.display_name,
                     )
                 )
+            blocked = move._get_reminder_block_reason()
+            if blocked:
+                raise UserError(blocked)
             move._send_reminder_step(
                 move.partner_id.commercial_partner_id,
                 step,

@@ -1,9 +1,11 @@
 import logging
 
+from dateutil.relativedelta import relativedelta
+
 from odoo import Command, _, api, models
 from odoo.exceptions import UserError
 from odoo.osv import expression
-from odoo.tools import format_date
+from odoo.tools import SQL, format_date
 
 from ..lib import card
 
@@ -18,7 +20,8 @@ class AccountMove(models.Model):
     @api.model
     def _cron_charge_cards(self, batch_size=200):
         """Daily: charge the saved card of the due card invoices, a bounded batch
-        per call; one savepoint per invoice."""
+        per call. Each charge is asked in its own committed unit of work (see
+        ``_card_request_charge``) and recorded in a savepoint."""
         domain = expression.AND(
             [
                 self._get_open_invoice_domain(),
@@ -29,8 +32,7 @@ class AccountMove(models.Model):
         moves = self.search(domain, order="card_next_try_date, id", limit=batch_size)
         for move in moves:
             try:
-                with self.env.cr.savepoint():
-                    move._charge_card()
+                move._charge_card()
             except Exception as error:  # pylint: disable=broad-except
                 _logger.info("Charging %s failed: %s", move.name, error)
                 move._card_charge_failed(str(error))
@@ -39,19 +41,21 @@ class AccountMove(models.Model):
 
     def _charge_card(self):
         """Charge the contract's saved card for the residual amount, never twice:
-        an invoice with a pending, authorized or done transaction is left to
-        Odoo's payment post-processing."""
+        an invoice with a pending, authorized or done transaction is not charged
+        again (a done one not recorded yet is recorded now), and a transaction
+        whose request got no answer is asked again under its own reference."""
         self.ensure_one()
-        busy = self.transaction_ids.filtered(
+        self.invalidate_recordset(["transaction_ids"])
+        busy = self.sudo().transaction_ids.filtered(
             lambda tx: tx.state in ("pending", "authorized", "done")
         )
         if busy:
-            self.card_next_try_date = False
-            busy.filtered(
-                lambda tx: tx.state == "done" and not tx.is_post_processed
-            )._post_process()
+            self._card_record_charge(busy)
             return busy
-        token = self.subscription_contract_id.payment_token_id
+        unanswered = self.sudo().transaction_ids.filtered(
+            lambda tx: tx.state == "draft" and tx.operation == "offline"
+        )[:1]
+        token = unanswered.token_id or self.subscription_contract_id.payment_token_id
         if not token.active:
             raise UserError(
                 _(
@@ -59,33 +63,102 @@ class AccountMove(models.Model):
                     invoice=self.display_name,
                 )
             )
-        transaction_model = self.env["payment.transaction"].sudo()
-        tx = transaction_model.create(
-            {
-                "provider_id": token.provider_id.id,
-                "payment_method_id": token.payment_method_id.id,
-                "reference": transaction_model._compute_reference(
-                    token.provider_id.code, prefix=self.name
-                ),
-                "amount": self.amount_residual,
-                "currency_id": self.currency_id.id,
-                "partner_id": self.partner_id.id,
-                "token_id": token.id,
-                "operation": "offline",
-                "invoice_ids": [Command.set(self.ids)],
-            }
-        )
-        tx._send_payment_request()
-        if tx.state == "done":
-            tx._post_process()
-            self.write(
-                {"card_next_try_date": False, "payment_collection_pending": False}
-            )
-        elif tx.state in ("pending", "authorized"):
-            self.card_next_try_date = False  # the provider's notification follows
+        reference = unanswered.reference or self._get_card_charge_reference()
+        tx = self._card_request_charge(token, reference)
+        if tx.state in ("pending", "authorized", "done"):
+            self._card_record_charge(tx)
         else:
             self._card_charge_failed(tx.state_message or tx.state)
         return tx
+
+    def _get_card_charge_reference(self):
+        """Unique per invoice and attempt: a second worker charging the same
+        attempt fails on the unique reference before asking the provider."""
+        self.ensure_one()
+        return f"{self.name}-C{self.card_failed_attempts + 1}"
+
+    def _card_request_charge(self, token, reference):
+        """Create the transaction and ask the provider, each step committed in
+        a cursor of its own.
+
+        A documented exception to "no commit in business code": the transaction
+        must exist, committed, before the provider is asked, and the provider's
+        answer must be kept even when recording the payment fails afterwards,
+        so that a later run finds the accepted charge and records it instead of
+        charging the card again. The reference is the provider's idempotency
+        key: an unanswered request is asked again under the same reference."""
+        self.ensure_one()
+        self.env.flush_all()
+        with self.env.registry.cursor() as cr:
+            env = self.env(cr=cr)
+            transactions = env["payment.transaction"].sudo()
+            tx = transactions.search([("reference", "=", reference)], limit=1)
+            if not tx:
+                tx = transactions.create(
+                    {
+                        "provider_id": token.provider_id.id,
+                        "payment_method_id": token.payment_method_id.id,
+                        "reference": reference,
+                        "amount": self.amount_residual,
+                        "currency_id": self.currency_id.id,
+                        "partner_id": self.partner_id.id,
+                        "token_id": token.id,
+                        "operation": "offline",
+                        "invoice_ids": [Command.set(self.ids)],
+                    }
+                )
+                cr.commit()  # the record exists before the provider is asked
+            if tx.state == "draft":
+                tx._send_payment_request()
+                cr.commit()  # the provider's answer is kept, whatever follows
+            tx_id = tx.id
+        self.env.invalidate_all()
+        return self.env["payment.transaction"].sudo().browse(tx_id)
+
+    def _card_record_charge(self, transactions):
+        """Record the accepted charge (payment, reconciliation) in a savepoint:
+        when recording fails, the charge stays accepted and the next run
+        records it, without charging again."""
+        self.ensure_one()
+        try:
+            with self.env.cr.savepoint():
+                # Lock the transactions: one recorder at a time.
+                self.env.cr.execute(
+                    SQL(
+                        "SELECT id FROM payment_transaction WHERE id IN %s FOR UPDATE",
+                        tuple(transactions.ids),
+                    )
+                )
+                transactions.invalidate_recordset()
+                transactions.filtered(
+                    lambda tx: tx.state == "done" and not tx.is_post_processed
+                )._post_process()
+                self.write(
+                    {
+                        "card_next_try_date": False,
+                        # Paid once done; a pending charge is still under way.
+                        "payment_collection_pending": not any(
+                            tx.state == "done" for tx in transactions
+                        ),
+                    }
+                )
+        except Exception as error:  # pylint: disable=broad-except
+            _logger.warning(
+                "Recording the card charge of %s failed: %s", self.name, error
+            )
+            today = self.company_id._subscription_today()
+            self.card_next_try_date = today + relativedelta(days=1)
+            self._message_log(
+                body=_(
+                    "The card charge %(reference)s was accepted but could not be "
+                    "recorded (%(error)s): the next run records it, without "
+                    "charging the card again.",
+                    reference=", ".join(transactions.mapped("reference")),
+                    error=str(error),
+                )
+            )
+            return False
+        return True
 
     def _card_charge_failed(self, reason):
         """Retry on the plan; once exhausted, back to the reminders and ask the
@@ -93,7 +166,9 @@ class AccountMove(models.Model):
         self.ensure_one()
         attempts = self.card_failed_attempts + 1
         today = self.company_id._subscription_today()
-        retry = card.next_retry(attempts, today)
+        retry = card.next_retry(
+            attempts, today, plan=self.company_id._get_card_retry_plan()
+        )
         self.write(
             {
                 "card_failed_attempts": attempts,
