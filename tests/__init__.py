@@ -6,5 +6,6 @@ from . import test_billing_concurrency
 from . import test_reminders
 from . import test_renewal
 from . import test_sepa
+from . import test_sepa_collections
 from . import test_payments
 from . import test_portal
