@@ -89,30 +89,33 @@ class AccountMove(models.Model):
         key: an unanswered request is asked again under the same reference."""
         self.ensure_one()
         self.env.flush_all()
-        with self.env.registry.cursor() as cr:
-            env = self.env(cr=cr)
-            transactions = env["payment.transaction"].sudo()
-            tx = transactions.search([("reference", "=", reference)], limit=1)
-            if not tx:
-                tx = transactions.create(
-                    {
-                        "provider_id": token.provider_id.id,
-                        "payment_method_id": token.payment_method_id.id,
-                        "reference": reference,
-                        "amount": self.amount_residual,
-                        "currency_id": self.currency_id.id,
-                        "partner_id": self.partner_id.id,
-                        "token_id": token.id,
-                        "operation": "offline",
-                        "invoice_ids": [Command.set(self.ids)],
-                    }
-                )
-                cr.commit()  # the record exists before the provider is asked
-            if tx.state == "draft":
-                tx._send_payment_request()
-                cr.commit()  # the provider's answer is kept, whatever follows
-            tx_id = tx.id
-        self.env.invalidate_all()
+        try:
+            with self.env.registry.cursor() as cr:
+                env = self.env(cr=cr)
+                transactions = env["payment.transaction"].sudo()
+                tx = transactions.search([("reference", "=", reference)], limit=1)
+                if not tx:
+                    tx = transactions.create(
+                        {
+                            "provider_id": token.provider_id.id,
+                            "payment_method_id": token.payment_method_id.id,
+                            "reference": reference,
+                            "amount": self.amount_residual,
+                            "currency_id": self.currency_id.id,
+                            "partner_id": self.partner_id.id,
+                            "token_id": token.id,
+                            "operation": "offline",
+                            "invoice_ids": [Command.set(self.ids)],
+                        }
+                    )
+                    cr.commit()  # the record exists before the provider is asked
+                if tx.state == "draft":
+                    tx._send_payment_request()
+                    cr.commit()  # the provider's answer is kept, whatever follows
+                tx_id = tx.id
+        finally:
+            # What the other cursor committed is read afresh.
+            self.env.invalidate_all()
         return self.env["payment.transaction"].sudo().browse(tx_id)
 
     def _card_record_charge(self, transactions):
