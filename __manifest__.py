@@ -44,6 +44,7 @@
         "views/subscription_reminder_policy_views.xml",
         "views/res_config_settings_views.xml",
         "views/subscription_sepa_views.xml",
+        "views/subscription_sepa_return_views.xml",
         "views/subscription_contract_views.xml",
         "views/res_partner_views.xml",
         "views/account_move_views.xml",

@@ -7,6 +7,7 @@ from . import test_reminders
 from . import test_renewal
 from . import test_sepa
 from . import test_sepa_collections
+from . import test_sepa_returns
 from . import test_payments
 from . import test_card_charges
 from . import test_portal
