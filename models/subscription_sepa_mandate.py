@@ -329,8 +329,15 @@ class SubscriptionSepaMandate(models.Model):
         """Mandates unused for 36 months expire (SEPA rulebook)."""
         today = self.env.company._subscription_today()
         limit = today - relativedelta(months=MANDATE_VALIDITY_MONTHS)
+        in_collection = (
+            self.env["subscription.sepa.batch.line"]
+            ._search([("state", "=", "to_collect")])
+            .subselect("mandate_id")
+        )
         domain = [
             ("state", "=", "active"),
+            # A mandate with a debit under way is in use, not unused.
+            ("id", "not in", in_collection),
             "|",
             ("last_debit_date", "<", limit),
             "&",

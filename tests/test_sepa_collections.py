@@ -364,3 +364,11 @@ class TestSepaCollections(SepaCommon):
         )
         self.assertIn(self.mandate.name, html)
         self.assertIn("01/15/2027", html)
+
+    def test_mandate_with_a_debit_under_way_does_not_expire(self):
+        __, __, __, batch = self._bill_and_batch()
+        self.assertIn(self.mandate, batch.line_ids.mandate_id)
+        with freeze_time("2029-12-02"):
+            expired = self.env["subscription.sepa.mandate"]._cron_expire_mandates()
+        self.assertFalse(expired)
+        self.assertEqual(self.mandate.state, "active")
