@@ -270,7 +270,7 @@ class SubscriptionSepaBatch(models.Model):
         for line in self.line_ids.filtered(lambda line: line.state == "to_collect"):
             reason = line._get_exclusion_reason()
             if reason:
-                line._withdraw(reason)
+                line.with_context(sepa_regenerating=True)._withdraw(reason)
 
     def _check_collection_date(self):
         """A file never asks for a collection before the bank can make it: the
@@ -628,10 +628,11 @@ class SubscriptionSepaBatchLine(models.Model):
         for batch in batches:
             batch.file_id.unlink()
             batch.state = "draft"
-            batch.message_post(
-                body=_("The file was withdrawn: generate it again."),
-                subtype_xmlid="mail.mt_note",
-            )
+            if not self.env.context.get("sepa_regenerating"):
+                batch.message_post(
+                    body=_("The file was withdrawn: generate it again."),
+                    subtype_xmlid="mail.mt_note",
+                )
         return True
 
     def _send_prenotification(self):
