@@ -80,18 +80,7 @@ def parse(content):
     if version.startswith("pain.002"):
         report = tree.find("d:CstmrPmtStsRpt", ns)
         message_id = _text(report, "d:GrpHdr/d:MsgId", ns)
-        for tx in report.iterfind(".//d:TxInfAndSts", ns):
-            if _text(tx, "d:TxSts", ns) not in ("RJCT", None):
-                continue
-            amount = _text(tx, "d:OrgnlTxRef/d:Amt/d:InstdAmt", ns)
-            entries.append(
-                {
-                    "end_to_end_id": _text(tx, "d:OrgnlEndToEndId", ns),
-                    "code": _text(tx, "d:StsRsnInf/d:Rsn/d:Cd", ns),
-                    "amount": Decimal(amount) if amount else None,
-                    "info": _text(tx, "d:StsRsnInf/d:AddtlInf", ns),
-                }
-            )
+        entries = _pain002_entries(report, ns)
     else:
         notification = tree.find("d:BkToCstmrDbtCdtNtfctn", ns)
         message_id = _text(notification, "d:GrpHdr/d:MsgId", ns)
@@ -110,12 +99,80 @@ def parse(content):
     return {"version": version, "message_id": message_id, "entries": entries}
 
 
+def _pain002_entries(report, ns):
+    """Rejected transactions; a payment information block or a whole file
+    rejected without transaction details gives one entry without end-to-end id
+    but with the original message (and payment information) id: every debit
+    of it is rejected. A transaction without status has its block's, or the
+    file's."""
+    group = report.find("d:OrgnlGrpInfAndSts", ns)
+    original_message = _text(group, "d:OrgnlMsgId", ns)
+    group_status = _text(group, "d:GrpSts", ns)
+    group_code = _text(group, "d:StsRsnInf/d:Rsn/d:Cd", ns)
+    entries = []
+    blocks = report.findall("d:OrgnlPmtInfAndSts", ns)
+    for block in blocks:
+        block_status = _text(block, "d:PmtInfSts", ns) or group_status
+        block_code = _text(block, "d:StsRsnInf/d:Rsn/d:Cd", ns) or group_code
+        transactions = block.findall("d:TxInfAndSts", ns)
+        for tx in transactions:
+            if (_text(tx, "d:TxSts", ns) or block_status) != "RJCT":
+                continue
+            amount = _text(tx, "d:OrgnlTxRef/d:Amt/d:InstdAmt", ns)
+            entries.append(
+                {
+                    "end_to_end_id": _text(tx, "d:OrgnlEndToEndId", ns),
+                    "code": _text(tx, "d:StsRsnInf/d:Rsn/d:Cd", ns) or block_code,
+                    "amount": Decimal(amount) if amount else None,
+                    "info": _text(tx, "d:StsRsnInf/d:AddtlInf", ns),
+                }
+            )
+        if not transactions and block_status == "RJCT":
+            entries.append(
+                {
+                    "end_to_end_id": None,
+                    "original_message_id": original_message,
+                    "payment_info_id": _text(block, "d:OrgnlPmtInfId", ns),
+                    "code": block_code,
+                    "amount": None,
+                    "info": _text(block, "d:StsRsnInf/d:AddtlInf", ns),
+                }
+            )
+    if not blocks and group_status == "RJCT":
+        entries.append(
+            {
+                "end_to_end_id": None,
+                "original_message_id": original_message,
+                "payment_info_id": None,
+                "code": group_code,
+                "amount": None,
+                "info": _text(group, "d:StsRsnInf/d:AddtlInf", ns),
+            }
+        )
+    return entries
+
+
+def end_to_end_ids(pain008, payment_info_id=None):
+    """The end-to-end ids of a pain.008 file we sent, or of one of its payment
+    information blocks: what a file-level or block-level rejection covers."""
+    tree = etree.fromstring(pain008)
+    ids = []
+    for block in tree.iter("{*}PmtInf"):
+        if payment_info_id and block.findtext("{*}PmtInfId") != payment_info_id:
+            continue
+        ids += [node.text for node in block.iter("{*}EndToEndId")]
+    return ids
+
+
 # --- builders, for tests and for a bank simulator ---------------------------
 
 
-def build_pain002(message_id, original_message_id, rejects, created="2027-01-16"):
+def build_pain002(
+    message_id, original_message_id, rejects, created="2027-01-16", file_code=None
+):
     """A pain.002.001.03 status report rejecting ``rejects`` (dicts with
-    end_to_end_id, code, amount, and optional info)."""
+    end_to_end_id, code, amount, and optional info), or, with ``file_code``,
+    rejecting the whole original file."""
     nsmap = {None: ISO + "pain.002.001.03"}
     q = f"{{{ISO}pain.002.001.03}}"
 
@@ -133,6 +190,10 @@ def build_pain002(message_id, original_message_id, rejects, created="2027-01-16"
     group = sub(report, "OrgnlGrpInfAndSts")
     sub(group, "OrgnlMsgId", original_message_id)
     sub(group, "OrgnlMsgNmId", "pain.008.001.08")
+    if file_code:
+        sub(group, "GrpSts", "RJCT")
+        sub(sub(sub(group, "StsRsnInf"), "Rsn"), "Cd", file_code)
+        return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
     sub(group, "GrpSts", "PART")
     payment_info = sub(report, "OrgnlPmtInfAndSts")
     sub(payment_info, "OrgnlPmtInfId", f"{original_message_id}-1")

@@ -107,8 +107,9 @@ class SubscriptionSepaReturn(models.Model):
                     "res_id": record.id,
                 }
             )
+            entries = record._expand_entries(parsed["entries"])
             lines = self.env["subscription.sepa.return.line"].create(
-                [record._prepare_line_vals(entry) for entry in parsed["entries"]]
+                [record._prepare_line_vals(entry) for entry in entries]
             )
             lines._apply()
             record.message_post(
@@ -122,6 +123,35 @@ class SubscriptionSepaReturn(models.Model):
                 attachment_ids=record.file_id.ids,
             )
         return record
+
+    def _expand_entries(self, entries):
+        """A whole file or payment information block rejected: one entry per
+        debit of the pain.008 file we sent (found by its message id)."""
+        self.ensure_one()
+        expanded = []
+        for entry in entries:
+            if entry["end_to_end_id"]:
+                expanded.append(entry)
+                continue
+            batch = self.env["subscription.sepa.batch"].search(
+                [
+                    ("company_id", "=", self.company_id.id),
+                    ("message_identifier", "=", entry["original_message_id"]),
+                ],
+                limit=1,
+            )
+            ids = (
+                sepa_return.end_to_end_ids(
+                    batch.file_id.raw, entry.get("payment_info_id")
+                )
+                if batch.file_id
+                else []
+            )
+            if not ids:
+                # Listed as unknown: the file or block is not one of ours.
+                ids = [entry["payment_info_id"] or entry["original_message_id"]]
+            expanded += [dict(entry, end_to_end_id=e2e) for e2e in ids]
+        return expanded
 
     def _prepare_line_vals(self, entry):
         """Match a return to its debit by end-to-end id: the debit not rejected
@@ -141,7 +171,10 @@ class SubscriptionSepaReturn(models.Model):
             "return_id": self.id,
             "end_to_end_id": entry["end_to_end_id"] or "-",
             "code": entry["code"] or "MS03",
-            "amount": float(entry["amount"]) if entry["amount"] is not None else 0.0,
+            # A file-level rejection gives no amount: the debit's.
+            "amount": (
+                float(entry["amount"]) if entry["amount"] is not None else line.amount
+            ),
             "info": entry["info"],
             "batch_line_id": line.id,
         }

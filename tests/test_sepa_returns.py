@@ -179,3 +179,22 @@ class TestSepaReturns(SepaCommon):
                 self.batch.file_id.raw, "our own pain.008"
             )
         self.assertEqual(self.line.state, "to_collect")
+
+    def test_whole_file_rejected_rejects_each_of_its_debits(self):
+        content = sepa_return.build_pain002(
+            "STS-FILE", self.batch.message_identifier, [], file_code="FF01"
+        )
+        record = self._import(content)
+        self.assertEqual(record.applied_count, 2)
+        self.assertEqual(
+            sorted(record.line_ids.mapped("end_to_end_id")),
+            sorted(self.batch.line_ids.mapped("end_to_end_id")),
+        )
+        self.assertEqual(set(self.batch.line_ids.mapped("state")), {"rejected"})
+        self.assertEqual(set(self.batch.line_ids.mapped("rejection_code")), {"FF01"})
+        self.assertTrue(all(self.moves.mapped("sepa_rejected")))
+        # A file of another creditor is listed, not recorded.
+        other = self._import(
+            sepa_return.build_pain002("STS-X", "NOT-OUR-FILE", [], file_code="FF01")
+        )
+        self.assertEqual(other.line_ids.state, "unknown")

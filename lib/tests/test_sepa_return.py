@@ -63,3 +63,21 @@ def test_other_files_are_refused():
 def test_file_identity():
     assert sepa_return.file_hash(b"a") == sepa_return.file_hash(b"a")
     assert sepa_return.file_hash(b"a") != sepa_return.file_hash(b"b")
+
+
+def test_a_whole_file_rejected_covers_each_debit_of_the_file():
+    from lib import sepa
+
+    from .test_sepa import CREDITOR, _payments
+
+    pain008 = sepa.build_pain008(CREDITOR, _payments(), message_id="MSG-9")
+    parsed = sepa_return.parse(
+        sepa_return.build_pain002("STS-9", "MSG-9", [], file_code="FF01")
+    )
+    [entry] = parsed["entries"]
+    assert (entry["end_to_end_id"], entry["original_message_id"], entry["code"]) == (
+        None,
+        "MSG-9",
+        "FF01",
+    )
+    assert sepa_return.end_to_end_ids(pain008) == ["INV/2027/00001", "INV/2027/00002"]
