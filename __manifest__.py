@@ -23,6 +23,7 @@
         "security/subscription_billing_groups.xml",
         "security/ir.model.access.csv",
         "security/subscription_contract_security.xml",
+        "security/subscription_sepa_return_security.xml",
         "data/ir_sequence_data.xml",
         "data/subscription_close_reason_data.xml",
         "data/mail_template_data.xml",
