@@ -54,8 +54,11 @@ class ResPartnerBank(models.Model):
     def write(self, vals):
         if "acc_number" not in vals:
             return super().write(vals)
-        mandates = self.env["subscription.sepa.mandate"].search(
-            [("partner_bank_id", "in", self.ids), ("state", "=", "active")]
+        # Whoever may edit the account: the mandates follow (hence sudo).
+        mandates = (
+            self.env["subscription.sepa.mandate"]
+            .sudo()
+            .search([("partner_bank_id", "in", self.ids), ("state", "=", "active")])
         )
         before = {
             mandate: (mandate.partner_bank_id.acc_number, mandate.bic)

@@ -282,12 +282,18 @@ class SubscriptionSepaMandate(models.Model):
     def _withdraw_unsent_debits(self, reason):
         """The debits of these mandates in collections not sent to the bank are
         removed: their invoices go back to the payment reminders."""
-        lines = self.env["subscription.sepa.batch.line"].search(
-            [
-                ("mandate_id", "in", self.ids),
-                ("state", "=", "to_collect"),
-                ("batch_id.state", "in", ("draft", "generated")),
-            ]
+        # A salesperson may revoke a mandate, not edit collections: the
+        # withdrawal follows from the revocation, hence sudo.
+        lines = (
+            self.env["subscription.sepa.batch.line"]
+            .sudo()
+            .search(
+                [
+                    ("mandate_id", "in", self.ids),
+                    ("state", "=", "to_collect"),
+                    ("batch_id.state", "in", ("draft", "generated")),
+                ]
+            )
         )
         lines._withdraw(reason)
         return lines

@@ -3,7 +3,7 @@ from lxml import etree
 
 from odoo import fields
 from odoo.exceptions import UserError, ValidationError
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 
 from ..lib import sepa
 from .test_sepa import SepaCommon
@@ -372,3 +372,21 @@ class TestSepaCollections(SepaCommon):
             expired = self.env["subscription.sepa.mandate"]._cron_expire_mandates()
         self.assertFalse(expired)
         self.assertEqual(self.mandate.state, "active")
+
+    def test_a_salesperson_revokes_a_mandate_with_a_debit_under_way(self):
+        __, __, moves, batch = self._bill_and_batch()
+        self.mandate.with_user(self.user_sales).action_revoke()
+        self.assertEqual(self.mandate.state, "revoked")
+        self.assertEqual(batch.line_ids.mandate_id, self.other_mandate)
+        # A user who may not read mandates still edits a bank account.
+        contacts = new_test_user(
+            self.env,
+            login="i13_contacts",
+            groups="base.group_user,base.group_partner_manager",
+            company_id=self.company.id,
+            company_ids=[self.company.id],
+        )
+        self.other_account.with_user(contacts).write(
+            {"acc_number": "DE62370400440532013001"}
+        )
+        self.assertTrue(self.other_mandate.amendment_original_iban)
