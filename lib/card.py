@@ -13,3 +13,11 @@ def next_retry(failed_attempts, failed_on, plan=RETRY_DAYS):
     if failed_attempts < 1 or failed_attempts > len(plan):
         return None
     return failed_on + timedelta(days=plan[failed_attempts - 1])
+
+
+def parse_retry_plan(text):
+    """``"1,3,7"`` -> ``(1, 3, 7)``; ``ValueError`` unless whole days above 0."""
+    days = tuple(int(part) for part in (text or "").split(",") if part.strip())
+    if not days or any(day < 1 for day in days):
+        raise ValueError(f"invalid retry plan {text!r}")
+    return days

@@ -10,8 +10,12 @@ from . import subscription_contract_pause
 from . import subscription_contract_notice
 from . import subscription_sepa_mandate
 from . import subscription_sepa_batch
+from . import subscription_sepa_return
 from . import res_partner
+from . import res_partner_bank
 from . import account_move
 from . import subscription_contract_resume
 from . import subscription_contract_renewal
 from . import account_move_reminder
+from . import account_move_card
+from . import account_move_collection

@@ -1,11 +1,14 @@
 from datetime import datetime
 
 import pytz
+from stdnum import iban as stdnum_iban
 from stdnum.eu import at_02
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.osv import expression
+
+from ..lib import card
 
 
 class ResCompany(models.Model):
@@ -51,7 +54,45 @@ class ResCompany(models.Model):
         required=True,
     )
 
+    card_retry_days = fields.Char(
+        string="Card Retry Plan (days)",
+        default="1,3,7",
+        required=True,
+        help="A declined card charge is retried this many days after each "
+        "previous attempt, comma separated; once the plan is exhausted the "
+        "invoice follows the payment reminders.",
+    )
+
     # === CONSTRAINT METHODS === #
+
+    @api.constrains("card_retry_days")
+    def _check_card_retry_days(self):
+        for company in self:
+            try:
+                card.parse_retry_plan(company.card_retry_days)
+            except ValueError as error:
+                raise ValidationError(
+                    _(
+                        "The card retry plan %(plan)s is not valid: give whole "
+                        "numbers of days above 0, comma separated, e.g. 1,3,7.",
+                        plan=company.card_retry_days,
+                    )
+                ) from error
+
+    @api.constrains("sepa_journal_id")
+    def _check_sepa_journal_iban(self):
+        for company in self.filtered("sepa_journal_id"):
+            number = company.sepa_journal_id.bank_account_id.acc_number or ""
+            if not stdnum_iban.is_valid(number):
+                raise ValidationError(
+                    _(
+                        "The bank account of journal %(journal)s (%(number)s) is not "
+                        "a valid IBAN: direct debits cannot be collected on it. Set "
+                        "the IBAN of the journal's bank account.",
+                        journal=company.sepa_journal_id.name,
+                        number=number or "-",
+                    )
+                )
 
     @api.constrains("sepa_creditor_identifier")
     def _check_sepa_creditor_identifier(self):
@@ -77,6 +118,10 @@ class ResCompany(models.Model):
                 )
 
     # === BUSINESS METHODS === #
+
+    def _get_card_retry_plan(self):
+        self.ensure_one()
+        return card.parse_retry_plan(self.card_retry_days)
 
     def _subscription_today(self):
         """Today's date in the company's time zone (its address's), so that

@@ -22,3 +22,4 @@ class ResConfigSettings(models.TransientModel):
     sepa_pain_version = fields.Selection(
         related="company_id.sepa_pain_version", readonly=False
     )
+    card_retry_days = fields.Char(related="company_id.card_retry_days", readonly=False)

@@ -4,6 +4,7 @@ from stdnum import iban as stdnum_iban
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..lib import sepa
 from .subscription_contract import qr_code_data_uri
 
 # The SEPA rulebook: a mandate unused for 36 months expires.
@@ -83,6 +84,7 @@ class SubscriptionSepaMandate(models.Model):
             ("active", "Active"),
             ("revoked", "Revoked"),
             ("expired", "Expired"),
+            ("used", "Used"),
         ],
         default="draft",
         required=True,
@@ -94,6 +96,23 @@ class SubscriptionSepaMandate(models.Model):
         string="Last Collection", copy=False, readonly=True, index="btree_not_null"
     )
     contract_ids = fields.One2many("subscription.contract", "mandate_id")
+    batch_line_ids = fields.One2many(
+        "subscription.sepa.batch.line", "mandate_id", string="Debits"
+    )
+    amendment_original_iban = fields.Char(
+        string="Original Debtor IBAN",
+        copy=False,
+        readonly=True,
+        help="The debtor's account changed since the last collection: the next "
+        "file tells the bank (mandate amendment) and this is cleared once sent.",
+    )
+    amendment_other_bank = fields.Boolean(
+        string="Moved to Another Bank",
+        copy=False,
+        readonly=True,
+        help="The new debtor account is at another bank: the amendment says "
+        "SMNDA instead of the original IBAN.",
+    )
 
     # === DEFAULT METHODS === #
 
@@ -104,6 +123,41 @@ class SubscriptionSepaMandate(models.Model):
         )
 
     # === CONSTRAINT METHODS === #
+
+    @api.constrains("name", "company_id")
+    def _check_name(self):
+        for mandate in self:
+            if not sepa.is_valid_id(mandate.name):
+                raise ValidationError(
+                    _(
+                        "Mandate reference %(mandate)s cannot be sent to the bank as "
+                        "it is: use at most 35 characters among letters without "
+                        "accents, digits and / - ? : ( ) . , ' +, without spaces, "
+                        "not starting or ending with / nor containing //.",
+                        mandate=mandate.name,
+                    )
+                )
+            creditor = mandate.company_id.sepa_creditor_identifier
+            if not creditor:
+                continue
+            same = self.sudo().search_count(
+                [
+                    ("id", "!=", mandate.id),
+                    ("name", "=", mandate.name),
+                    ("company_id.sepa_creditor_identifier", "=", creditor),
+                ],
+                limit=1,
+            )
+            if same:
+                raise ValidationError(
+                    _(
+                        "Mandate reference %(mandate)s is already used with creditor "
+                        "identifier %(creditor)s: change the reference of the new "
+                        "mandate.",
+                        mandate=mandate.name,
+                        creditor=creditor,
+                    )
+                )
 
     @api.constrains("partner_bank_id")
     def _check_iban(self):
@@ -143,6 +197,16 @@ class SubscriptionSepaMandate(models.Model):
                     "knows it. Create a new mandate instead."
                 )
             )
+        if vals.get("partner_bank_id"):
+            new_account = self.env["res.partner.bank"].browse(vals["partner_bank_id"])
+            for mandate in self.filtered(
+                lambda m: m.partner_bank_id and m.partner_bank_id != new_account
+            ):
+                mandate._note_account_change(
+                    mandate.partner_bank_id.acc_number,
+                    mandate.partner_bank_id.bank_bic,
+                    new_account.bank_bic,
+                )
         return super().write(vals)
 
     @api.ondelete(at_uninstall=False)
@@ -188,8 +252,12 @@ class SubscriptionSepaMandate(models.Model):
     # === BUSINESS METHODS === #
 
     def _revoke(self, reason):
-        """Stop future collections and warn the salespeople of the contracts."""
+        """Stop future collections, take the debits not sent to the bank yet
+        out of their collections and warn the salespeople of the contracts."""
         self.write({"state": "revoked"})
+        self._withdraw_unsent_debits(
+            _("mandate %(reason)s", reason=reason),
+        )
         for mandate in self:
             mandate.message_post(
                 body=_("Mandate revoked: %(reason)s.", reason=reason),
@@ -211,6 +279,48 @@ class SubscriptionSepaMandate(models.Model):
                     user_id=(contract.user_id or self.env.user).id,
                 )
 
+    def _withdraw_unsent_debits(self, reason):
+        """The debits of these mandates in collections not sent to the bank are
+        removed: their invoices go back to the payment reminders."""
+        # A salesperson may revoke a mandate, not edit collections: the
+        # withdrawal follows from the revocation, hence sudo.
+        lines = (
+            self.env["subscription.sepa.batch.line"]
+            .sudo()
+            .search(
+                [
+                    ("mandate_id", "in", self.ids),
+                    ("state", "=", "to_collect"),
+                    ("batch_id.state", "in", ("draft", "generated")),
+                ]
+            )
+        )
+        lines._withdraw(reason)
+        return lines
+
+    def _note_account_change(self, original_iban, original_bic, new_bic):
+        """The debtor's account of a collected mandate changes: the next file
+        carries the amendment. The oldest original account is kept until the
+        amendment is sent."""
+        for mandate in self:
+            if mandate.amendment_original_iban or mandate._is_first_collection():
+                continue
+            other_bank = bool(original_bic and new_bic and original_bic != new_bic)
+            mandate.write(
+                {
+                    "amendment_original_iban": original_iban,
+                    "amendment_other_bank": other_bank,
+                }
+            )
+            mandate.message_post(
+                body=_(
+                    "Debtor account changed (was %(iban)s): the next direct debit "
+                    "file tells the bank (mandate amendment).",
+                    iban=original_iban,
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
+
     def _is_first_collection(self):
         """No collection was ever made, nor is under way, on this mandate."""
         self.ensure_one()
@@ -225,8 +335,15 @@ class SubscriptionSepaMandate(models.Model):
         """Mandates unused for 36 months expire (SEPA rulebook)."""
         today = self.env.company._subscription_today()
         limit = today - relativedelta(months=MANDATE_VALIDITY_MONTHS)
+        in_collection = (
+            self.env["subscription.sepa.batch.line"]
+            ._search([("state", "=", "to_collect")])
+            .subselect("mandate_id")
+        )
         domain = [
             ("state", "=", "active"),
+            # A mandate with a debit under way is in use, not unused.
+            ("id", "not in", in_collection),
             "|",
             ("last_debit_date", "<", limit),
             "&",

@@ -6,7 +6,11 @@ from . import test_billing_concurrency
 from . import test_reminders
 from . import test_renewal
 from . import test_sepa
+from . import test_sepa_collections
+from . import test_sepa_returns
 from . import test_payments
+from . import test_card_charges
+from . import test_card_charges_concurrency
 from . import test_portal
 from . import test_payment_resume
 from . import test_reminder_delivery

@@ -67,6 +67,14 @@ class PaymentCommon(SubscriptionCommon):
 
 @tagged("post_install", "-at_install")
 class TestCardPayments(PaymentCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # The charge is asked in a cursor of its own (committed before the
+        # provider answers): in tests that cursor shares the test transaction.
+        cls.registry.enter_test_mode(cls.cr)
+        cls.addClassCleanup(cls.registry.leave_test_mode)
+
     def test_card_contract_needs_a_saved_card(self):
         contract = self._create_contract(payment_method="card")
         with self.assertRaisesRegex(UserError, "a saved card"):

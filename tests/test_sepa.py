@@ -13,8 +13,7 @@ from .common import SubscriptionCommon
 D = fields.Date.to_date
 
 
-@tagged("post_install", "-at_install")
-class TestSepa(SubscriptionCommon):
+class SepaCommon(SubscriptionCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -98,6 +97,9 @@ class TestSepa(SubscriptionCommon):
             batch = self.env["subscription.sepa.batch"]._cron_prepare_batches()
         return first, second, moves, batch
 
+
+@tagged("post_install", "-at_install")
+class TestSepa(SepaCommon):
     # --- mandates -------------------------------------------------------------
 
     def test_bad_iban_is_refused(self):

@@ -1,5 +1,7 @@
 from datetime import date
 
+import pytest
+
 from lib import card
 
 
@@ -15,3 +17,10 @@ def test_retry_plan_then_reminders():
 def test_custom_plan():
     assert card.next_retry(1, date(2027, 2, 1), plan=(2,)) == date(2027, 2, 3)
     assert card.next_retry(2, date(2027, 2, 3), plan=(2,)) is None
+
+
+def test_retry_plan_parsed_from_the_company_setting():
+    assert card.parse_retry_plan("1, 3,7") == (1, 3, 7)
+    for bad in ("", "1,0", "a", "-1"):
+        with pytest.raises(ValueError):
+            card.parse_retry_plan(bad)

@@ -94,3 +94,43 @@ def test_bic_is_required_by_the_old_version():
         sepa.build_pain008(creditor, _payments(), "pain.008.001.02")
     xml = sepa.build_pain008(creditor, _payments(), "pain.008.001.08")
     assert sepa.validate_pain008(xml, "pain.008.001.08")
+
+
+def test_target_calendar_and_earliest_file_date():
+    # Easter 2027: Good Friday 26 March, Easter Monday 29 March.
+    assert not sepa.is_target_day(date(2027, 3, 26))
+    assert not sepa.is_target_day(date(2027, 3, 29))
+    assert not sepa.is_target_day(date(2027, 5, 1))
+    assert not sepa.is_target_day(date(2027, 12, 26))
+    assert sepa.is_target_day(date(2027, 3, 30))
+    assert sepa.min_collection_date(date(2027, 3, 25)) == date(2027, 3, 30)
+    assert sepa.min_collection_date(date(2027, 1, 22)) == date(2027, 1, 25)
+    # A Saturday due date moves to the Monday.
+    assert sepa.earliest_collection_date(date(2027, 1, 2), 14) == date(2027, 1, 18)
+
+
+def test_mandate_references_checked_as_typed():
+    assert sepa.is_valid_id("SDD/2027/00001")
+    assert sepa.is_valid_id("A" * 35)
+    for bad in ("", "A" * 36, "RÉF-1", "REF 1", "/REF", "REF/", "RE//F", "REF_1"):
+        assert not sepa.is_valid_id(bad), bad
+
+
+@pytest.mark.parametrize("version", sepa.PAIN_VERSIONS)
+def test_amendments_carry_the_original_debtor_account(version):
+    payments = _payments()
+    payments[0]["original_iban"] = "DE89 3704 0044 0532 0130 00"
+    payments[1]["original_other_bank"] = True
+    xml = sepa.build_pain008(CREDITOR, payments, version)
+    assert sepa.validate_pain008(xml, version)
+    tree = etree.fromstring(xml)
+    transactions = list(tree.iter("{*}DrctDbtTxInf"))
+    first, second = transactions
+    assert first.findtext(".//{*}AmdmntInd") == "true"
+    assert (
+        first.findtext(".//{*}AmdmntInfDtls/{*}OrgnlDbtrAcct/{*}Id/{*}IBAN")
+        == "DE89370400440532013000"
+    )
+    assert second.findtext(".//{*}OrgnlDbtrAcct/{*}Id/{*}Othr/{*}Id") == "SMNDA"
+    untouched = sepa.build_pain008(CREDITOR, _payments(), version)
+    assert b"AmdmntInd" not in untouched

@@ -1,0 +1,153 @@
+from unittest.mock import patch
+
+from odoo import SUPERUSER_ID, Command, api, fields
+from odoo.modules.registry import Registry
+from odoo.tests import BaseCase, get_db_name, tagged
+from odoo.tools import SQL
+
+from ..models.account_move_card import CARD_LOCK
+
+
+@tagged("post_install", "-at_install")
+class TestCardChargesCommitted(BaseCase):
+    """On committed data with real cursors: the charge survives a crash of the
+    worker that asked for it, and the next worker records it, never charging
+    the card again."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.registry = Registry(get_db_name())
+
+    def setUp(self):
+        super().setUp()
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            provider = env["payment.provider"].search(
+                [("code", "=", "demo"), ("company_id", "=", env.company.id)], limit=1
+            )
+            self.provider_state = provider.state
+            provider.state = "test"
+            partner = env["res.partner"].create(
+                {"name": "Committed card customer", "email": "card@example.com"}
+            )
+            token = env["payment.token"].create(
+                {
+                    "provider_id": provider.id,
+                    "payment_method_id": (
+                        provider.payment_method_ids[:1]
+                        or env.ref("payment.payment_method_unknown")
+                    ).id,
+                    "payment_details": "4242",
+                    "partner_id": partner.id,
+                    "provider_ref": "demo-committed",
+                    "demo_simulated_state": "done",
+                }
+            )
+            plan = env["subscription.plan"].create(
+                {"name": "Committed card plan", "company_id": False}
+            )
+            product = env["product.product"].create(
+                {"name": "Committed card service", "type": "service", "list_price": 10}
+            )
+            today = env.company._subscription_today()
+            contract = env["subscription.contract"].create(
+                {
+                    "partner_id": partner.id,
+                    "plan_id": plan.id,
+                    "date_start": fields.Date.to_string(today),
+                    "payment_method": "card",
+                    "payment_token_id": token.id,
+                    "line_ids": [Command.create({"product_id": product.id})],
+                }
+            )
+            contract.action_start()
+            invoice = contract._generate_invoices()
+            self.ids = {
+                "provider": provider.id,
+                "partner": partner.id,
+                "token": token.id,
+                "plan": plan.id,
+                "product": product.id,
+                "contract": contract.id,
+                "invoice": invoice.id,
+            }
+        self.addCleanup(self._cleanup)
+
+    def _cleanup(self):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            invoice = env["account.move"].browse(self.ids["invoice"])
+            transactions = invoice.transaction_ids
+            payments = transactions.payment_id
+            payments.action_draft()
+            payments.unlink()
+            transactions.unlink()
+            invoice.button_draft()
+            invoice.with_context(force_delete=True).unlink()
+            contract = env["subscription.contract"].browse(self.ids["contract"])
+            contract.write({"state": "cancelled"})
+            contract.unlink()
+            env["payment.token"].browse(self.ids["token"]).unlink()
+            env["subscription.plan"].browse(self.ids["plan"]).unlink()
+            env["product.product"].browse(self.ids["product"]).unlink()
+            env["res.partner"].browse(self.ids["partner"]).unlink()
+            env["payment.provider"].browse(
+                self.ids["provider"]
+            ).state = self.provider_state
+
+    def _invoice(self, cr):
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        return env["account.move"].browse(self.ids["invoice"])
+
+    def test_worker_crash_after_the_charge_never_charges_twice(self):
+        ledger = []
+        transaction_class = self.registry["payment.transaction"]
+        original = transaction_class._send_payment_request
+
+        def send(tx):
+            original(tx)
+            if tx.state == "done":
+                ledger.append(tx.reference)
+
+        with patch.object(transaction_class, "_send_payment_request", send):
+            # A worker charges, then crashes before its transaction commits.
+            with self.registry.cursor() as cr:
+                self._invoice(cr)._charge_card()
+                cr.rollback()
+            self.assertEqual(len(ledger), 1)
+            # The next workers find the accepted charge and record it.
+            for __ in range(2):
+                with self.registry.cursor() as cr:
+                    self._invoice(cr)._charge_card()
+        self.assertEqual(len(ledger), 1, "exactly one successful charge")
+        with self.registry.cursor() as cr:
+            invoice = self._invoice(cr)
+            self.assertEqual(len(invoice.transaction_ids), 1)
+            self.assertEqual(invoice.transaction_ids.state, "done")
+            self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+            self.assertEqual(len(invoice._get_reconciled_payments()), 1)
+            self.assertFalse(invoice.payment_collection_pending)
+
+    def test_a_second_worker_leaves_an_invoice_being_charged(self):
+        with self.registry.cursor() as first, self.registry.cursor() as second:
+            # The first worker is charging this invoice (its advisory lock).
+            first.execute(
+                SQL(
+                    "SELECT pg_try_advisory_lock(%s, %s)",
+                    CARD_LOCK,
+                    self.ids["invoice"],
+                )
+            )
+            self.assertTrue(first.fetchone()[0])
+            self.assertFalse(self._invoice(second)._charge_card())
+            first.execute(
+                SQL("SELECT pg_advisory_unlock(%s, %s)", CARD_LOCK, self.ids["invoice"])
+            )
+            second.rollback()
+        with self.registry.cursor() as cr:
+            self.assertFalse(self._invoice(cr).transaction_ids)
+            # Once released, the next run charges it.
+            self._invoice(cr)._charge_card()
+        with self.registry.cursor() as cr:
+            self.assertEqual(self._invoice(cr).transaction_ids.state, "done")
