@@ -12,3 +12,6 @@ from . import subscription_sepa_mandate
 from . import subscription_sepa_batch
 from . import res_partner
 from . import account_move
+from . import subscription_plan_label
+from . import subscription_contract_portal
+from . import subscription_contract_reporting
