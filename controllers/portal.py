@@ -6,7 +6,6 @@ from odoo.tools import consteq
 from odoo.addons.portal.controllers.portal import CustomerPortal
 from odoo.addons.portal.controllers.portal import pager as portal_pager
 
-
 # Largest id PostgreSQL's integer columns hold: a bigger number in a URL or a
 # form is no record, not a database error.
 MAX_ID = 2**31 - 1

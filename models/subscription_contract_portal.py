@@ -61,9 +61,11 @@ class SubscriptionContract(models.Model):
             return []
         result = []
         invoices = self.invoice_ids.filtered(
-            lambda m: m.state == "posted"
-            and m.move_type == "out_invoice"
-            and m.payment_state in ("not_paid", "partial")
+            lambda m: (
+                m.state == "posted"
+                and m.move_type == "out_invoice"
+                and m.payment_state in ("not_paid", "partial")
+            )
         ).sorted("invoice_date_due")
         for invoice in invoices[:3]:
             bank = invoice.partner_bank_id or self._get_portal_bank_account()
@@ -87,9 +89,11 @@ class SubscriptionContract(models.Model):
         self.ensure_one()
         today = fields.Date.context_today(self)
         return self.invoice_ids.filtered(
-            lambda m: m.state == "posted"
-            and m.move_type == "out_invoice"
-            and m.payment_state in ("not_paid", "partial")
-            and m.invoice_date_due
-            and m.invoice_date_due < today
+            lambda m: (
+                m.state == "posted"
+                and m.move_type == "out_invoice"
+                and m.payment_state in ("not_paid", "partial")
+                and m.invoice_date_due
+                and m.invoice_date_due < today
+            )
         )

@@ -2,7 +2,7 @@ from odoo import api, fields, models
 
 
 def billing_rule_label(env, interval, unit):
-    """"Every month", "Every 3 months": a billing rule as people say it."""
+    """ "Every month", "Every 3 months": a billing rule as people say it."""
     if not interval or not unit:
         return ""
     if interval == 1:

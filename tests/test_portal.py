@@ -80,6 +80,7 @@ class TestPortal(PaymentCommon, HttpCase):
         self.assertIn(foreign.name, self._get(f"/my/subscriptions/{foreign.id}").text)
 
     def test_customer_chooses_the_card_of_the_contract(self):
+        self.contract.payment_method = "card"
         self.authenticate("portal_customer", "portal_customer")
         page = self._get(f"/my/subscriptions/{self.contract.id}")
         self.assertIn("4242", page.text)
