@@ -15,3 +15,4 @@ from . import account_move
 from . import subscription_plan_label
 from . import subscription_contract_portal
 from . import subscription_contract_reporting
+from . import subscription_contract_demo
