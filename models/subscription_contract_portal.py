@@ -51,7 +51,13 @@ class SubscriptionContract(models.Model):
     def _get_portal_bank_account(self):
         """Bank account of the company that transfer payers pay to."""
         self.ensure_one()
-        return self.company_id.partner_id.bank_ids[:1]
+        invoices = self.invoice_ids.filtered(
+            lambda m: m.state == "posted" and m.partner_bank_id
+        ).sorted("invoice_date", reverse=True)
+        if invoices:
+            return invoices[0].partner_bank_id
+        banks = self.company_id.partner_id.bank_ids
+        return banks.sorted(lambda bank: bank.acc_type != "iban")[:1]
 
     def _get_portal_transfer_qr_codes(self):
         """[(invoice, data URI)] of the EPC "SEPA credit transfer" QR code of
