@@ -100,8 +100,3 @@ class TestPortal(PaymentCommon, HttpCase):
         )
         self.assertIn("card_refused", refused.url)
         self.assertEqual(self.contract.payment_token_id, self.token)
-
-    def test_portal_tour_opens_a_subscription_and_starts_a_payment(self):
-        self.start_tour(
-            "/my/subscriptions", "subscription_portal_tour", login="portal_customer"
-        )

@@ -66,7 +66,9 @@ def shoot(url, session_id, out, width, height, port=9333):
     try:
         for _attempt in range(50):
             try:
-                targets = requests.get(f"http://127.0.0.1:{port}/json", timeout=2).json()
+                targets = requests.get(
+                    f"http://127.0.0.1:{port}/json", timeout=2
+                ).json()
                 break
             except requests.ConnectionError:
                 time.sleep(0.2)
