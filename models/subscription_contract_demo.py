@@ -43,16 +43,21 @@ class SubscriptionContract(models.Model):
             )
             # Transfer and direct debit customers pay on the due date; the
             # last direct debit invoices are left to today's collection.
+            collect_before = fields.Date.subtract(today, days=20)
             to_pay = (
-                open_moves.filtered(
-                    lambda m: (
-                        m.invoice_date_due == day
-                        and m.subscription_contract_id.payment_method == "transfer"
-                        or m.invoice_date_due == day
-                        and m.subscription_contract_id.payment_method
-                        == "sepa_direct_debit"
-                        and (today - day).days > 20
-                    )
+                open_moves.filtered_domain(
+                    [
+                        ("invoice_date_due", "=", day),
+                        "|",
+                        ("subscription_contract_id.payment_method", "=", "transfer"),
+                        "&",
+                        (
+                            "subscription_contract_id.payment_method",
+                            "=",
+                            "sepa_direct_debit",
+                        ),
+                        ("invoice_date_due", "<", collect_before),
+                    ]
                 )
                 - late_moves
             )
