@@ -33,3 +33,16 @@ class SubscriptionContract(models.Model):
             contract.mrr_running = (
                 contract.mrr if contract.state in RUNNING_STATES else 0.0
             )
+
+    def action_view_customer_mrr(self):
+        """Recurring revenue of the customer's running contracts."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "subscription_billing.subscription_contract_action_analysis"
+        )
+        action["domain"] = [
+            ("commercial_partner_id", "=", self.commercial_partner_id.id),
+            ("state", "in", RUNNING_STATES),
+        ]
+        action["context"] = {}
+        return action

@@ -11,6 +11,7 @@ and `websocket-client` (both in Odoo's requirements or its test tools).
 
 import base64
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -102,7 +103,8 @@ def shoot(url, session_id, out, width, height, port=9333):
         )
         call("Page.enable")
         call("Page.navigate", url=url)
-        time.sleep(6)  # the web client loads its views after the page itself
+        # the web client loads its views after the page itself
+        time.sleep(float(os.environ.get("SB_SHOT_WAIT", "8")))
         data = call("Page.captureScreenshot", format="png")["data"]
         with open(out, "wb") as handle:
             handle.write(base64.b64decode(data))
