@@ -43,6 +43,13 @@ def login(base, db, login, password, lang=None):
             },
             timeout=60,
         )
+        # A new session picks the language up.
+        session = requests.Session()
+        session.post(
+            f"{base}/web/session/authenticate",
+            json={"params": {"db": db, "login": login, "password": password}},
+            timeout=60,
+        ).raise_for_status()
     return session.cookies.get("session_id")
 
 
