@@ -54,6 +54,7 @@
             "subscription_billing/static/tests/tours/**/*",
         ],
     },
+    "uninstall_hook": "uninstall_hook",
     "demo": [
         "demo/subscription_contract_demo.xml",
     ],
