@@ -10,3 +10,4 @@ from . import test_payments
 from . import test_portal
 from . import test_portal_input
 from . import test_portal_tour
+from . import test_portal_content
