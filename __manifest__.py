@@ -59,6 +59,7 @@
             "subscription_billing/static/tests/tours/**/*",
         ],
     },
+    "uninstall_hook": "uninstall_hook",
     "demo": [
         "demo/subscription_contract_demo.xml",
     ],

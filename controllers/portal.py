@@ -6,6 +6,19 @@ from odoo.tools import consteq
 from odoo.addons.portal.controllers.portal import CustomerPortal
 from odoo.addons.portal.controllers.portal import pager as portal_pager
 
+# Largest id PostgreSQL's integer columns hold: a bigger number in a URL or a
+# form is no record, not a database error.
+MAX_ID = 2**31 - 1
+
+
+def _parse_id(value):
+    """A positive record id from a URL or form value, else 0."""
+    try:
+        number = int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+    return number if 0 < number <= MAX_ID else 0
+
 
 class SubscriptionPortal(CustomerPortal):
     def _prepare_home_portal_values(self, counters):
@@ -22,15 +35,20 @@ class SubscriptionPortal(CustomerPortal):
         """The contract, in sudo, if the visitor may see it: with its access
         token, as its customer (whatever the company), or as an employee with
         read access. Anybody else gets a MissingError/AccessError."""
+        contract_id = _parse_id(contract_id)
         contract = (
             request.env["subscription.contract"].sudo().browse(contract_id).exists()
+            if contract_id
+            else None
         )
         if not contract:
             raise MissingError(_("This subscription does not exist."))
         if (
             access_token
+            and isinstance(access_token, str)
             and contract.access_token
-            and consteq(contract.access_token, access_token)
+            # bytes: consteq refuses str with non-ASCII characters
+            and consteq(contract.access_token.encode(), access_token.encode())
         ):
             return contract
         user = request.env.user
@@ -72,6 +90,8 @@ class SubscriptionPortal(CustomerPortal):
         values.update(
             {
                 "contracts": contracts,
+                # Several companies bill this customer: show which one bills what.
+                "multi_company": len(model.search(domain).company_id) > 1,
                 "pager": pager,
                 "page_name": "subscription",
                 "default_url": "/my/subscriptions",
@@ -99,31 +119,60 @@ class SubscriptionPortal(CustomerPortal):
                 report_ref="subscription_billing.action_report_subscription_contract",
                 download=kw.get("download"),
             )
+        values = self._subscription_get_page_view_values(contract, access_token, **kw)
+        return request.render("subscription_billing.portal_my_subscription", values)
+
+    def _subscription_get_page_view_values(self, contract, access_token, **kw):
         invoices = contract.invoice_ids.filtered(lambda m: m.state == "posted").sorted(
             "invoice_date", reverse=True
         )
-        tokens = (
+        is_customer = (
+            not request.env.user._is_public()
+            and request.env.user.partner_id.commercial_partner_id
+            == contract.commercial_partner_id
+        )
+        # Saved cards are offered on card contracts, to their customer only.
+        cards = (
             request.env["payment.token"]
             .sudo()
             .search([("partner_id", "child_of", contract.commercial_partner_id.id)])
-            if request.env.user.partner_id.commercial_partner_id
-            == contract.commercial_partner_id
+            if is_customer and contract.payment_method == "card"
             else request.env["payment.token"]
+        )
+        # Several companies bill this customer: say which one bills this contract.
+        multi_company = (
+            len(
+                request.env["subscription.contract"]
+                .sudo()
+                .search(
+                    [("commercial_partner_id", "=", contract.commercial_partner_id.id)]
+                )
+                .company_id
+            )
+            > 1
         )
         values = self._get_page_view_values(
             contract,
             access_token,
             {
                 "contract": contract,
-                "invoices": invoices,
-                "tokens": tokens,
+                "contract_invoices": invoices,
+                "cards": cards,
+                "multi_company": multi_company,
+                "tax_totals": contract._get_portal_tax_totals(),
+                "transfer_qr_codes": contract._get_portal_transfer_qr_codes(),
+                "bank_account": contract._get_portal_bank_account(),
                 "page_name": "subscription",
                 "message": kw.get("message"),
             },
             "my_subscriptions_history",
             False,
         )
-        return request.render("subscription_billing.portal_my_subscription", values)
+        if is_customer and not access_token:
+            # The chatter posts with the contract's token, whatever the
+            # company of the contract and the companies of the portal user.
+            values["token"] = contract._portal_ensure_token()
+        return values
 
     @http.route(
         ["/my/subscriptions/<int:contract_id>/card"],
@@ -144,12 +193,16 @@ class SubscriptionPortal(CustomerPortal):
             .sudo()
             .search(
                 [
-                    ("id", "=", int(token_id or 0)),
+                    ("id", "=", _parse_id(token_id)),
                     ("partner_id", "child_of", partner.id),
                 ]
             )
         )
-        if not token or contract.commercial_partner_id != partner:
+        if (
+            not token
+            or contract.commercial_partner_id != partner
+            or contract.payment_method != "card"
+        ):
             return request.redirect(
                 f"/my/subscriptions/{contract.id}?message=card_refused"
             )

@@ -19,3 +19,7 @@ from . import subscription_contract_renewal
 from . import account_move_reminder
 from . import account_move_card
 from . import account_move_collection
+from . import subscription_plan_label
+from . import subscription_contract_portal
+from . import subscription_contract_reporting
+from . import subscription_contract_demo

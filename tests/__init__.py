@@ -15,3 +15,6 @@ from . import test_portal
 from . import test_payment_resume
 from . import test_reminder_delivery
 from . import test_consumer_law
+from . import test_portal_input
+from . import test_portal_tour
+from . import test_portal_content

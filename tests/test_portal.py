@@ -80,6 +80,7 @@ class TestPortal(PaymentCommon, HttpCase):
         self.assertIn(foreign.name, self._get(f"/my/subscriptions/{foreign.id}").text)
 
     def test_customer_chooses_the_card_of_the_contract(self):
+        self.contract.payment_method = "card"
         self.authenticate("portal_customer", "portal_customer")
         page = self._get(f"/my/subscriptions/{self.contract.id}")
         self.assertIn("4242", page.text)
@@ -99,8 +100,3 @@ class TestPortal(PaymentCommon, HttpCase):
         )
         self.assertIn("card_refused", refused.url)
         self.assertEqual(self.contract.payment_token_id, self.token)
-
-    def test_portal_tour_opens_a_subscription_and_starts_a_payment(self):
-        self.start_tour(
-            "/my/subscriptions", "subscription_portal_tour", login="portal_customer"
-        )

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: a local Odoo with this addon and its demo data.
 #
-# Starts the private PostgreSQL cluster (tools/pg.sh), installs the addon in
+# Starts the private PostgreSQL cluster (tools/pg.sh) unless SB_DB_HOST names an
+# existing server, installs the addon in
 # database ${DB:-subscription_demo} (-i the first time, -u afterwards), then
 # serves Odoo on http://localhost:${HTTP_PORT:-8069} until Ctrl-C.
 # `make stop` stops PostgreSQL afterwards.
@@ -41,7 +42,15 @@ mkdir -p "$DATA_DIR" && cd "$DATA_DIR"
 echo
 echo "Odoo: http://localhost:$PORT (database $DB)"
 echo "Login: admin / Password: admin"
-echo "Ctrl-C stops Odoo; 'make stop' stops PostgreSQL."
+if [ -n "${SB_DB_HOST:-}" ]; then
+    echo "PostgreSQL: $SB_DB_HOST (SB_DB_HOST). Ctrl-C stops Odoo."
+else
+    echo "PostgreSQL: private cluster on 127.0.0.1:${SB_PGPORT:-54329}. Ctrl-C stops Odoo;"
+    echo "'make stop' stops PostgreSQL."
+fi
+echo "To bill now: open a contract and click Invoice Now, or run the scheduled action"
+echo "'Subscriptions: generate, post and send invoices' (Settings > Technical, Run Manually)."
+echo "Customer portal: login portal / password portal, My Account > Subscriptions."
 echo
 exec "$PY" -m odoo "${COMMON[@]}" --db-filter="^${DB}\$" \
     --http-interface="$INTERFACE" --http-port="$PORT"
