@@ -67,6 +67,14 @@ class AccountMove(models.Model):
         Returns the transactions of the charge, in the caller's environment."""
         self.ensure_one()
         self.env.flush_all()
+        if not self.env.registry.ready:
+            # Module install or update (the demo book): no other worker runs,
+            # and a cursor of its own would wait forever on the table locks of
+            # the installing transaction. The charge stays in that transaction.
+            with self.env.cr.savepoint():
+                return self.with_context(
+                    subscription_card_in_caller=True
+                )._card_charge_unit(self.env.cr)
         tx_ids = []
         try:
             with self.env.registry.cursor() as cr:
@@ -136,7 +144,7 @@ class AccountMove(models.Model):
             tx._send_payment_request()
         except Exception as error:  # pylint: disable=broad-except
             _logger.info("Charging %s failed: %s", self.name, error)
-            cr.rollback()
+            self._card_rollback(cr)
             self._card_charge_failed(str(error))
             self._card_commit(cr)
             return tx
@@ -151,7 +159,15 @@ class AccountMove(models.Model):
     @api.model
     def _card_commit(self, cr):
         """The only commits of the card charges: see ``_charge_card``."""
-        cr.commit()  # pylint: disable=invalid-commit
+        if not self.env.context.get("subscription_card_in_caller"):
+            cr.commit()  # pylint: disable=invalid-commit
+
+    @api.model
+    def _card_rollback(self, cr):
+        """Forget the failed request (kept for the caller's savepoint when the
+        charge runs in the caller's transaction)."""
+        if not self.env.context.get("subscription_card_in_caller"):
+            cr.rollback()
 
     def _get_card_charge_reference(self):
         """Unique per invoice and attempt: a second worker charging the same
