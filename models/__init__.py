@@ -12,3 +12,8 @@ from . import subscription_sepa_mandate
 from . import subscription_sepa_batch
 from . import res_partner
 from . import account_move
+from . import account_move_delivery
+from . import account_move_send
+from . import account_move_edi
+from . import res_company_einvoice
+from . import res_config_settings_einvoice
