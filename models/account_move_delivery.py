@@ -213,32 +213,40 @@ class AccountMove(models.Model):
 
     def _subscription_edi_failed(self, errors):
         """The PDF went out without its e-invoice: keep the reason on each
-        invoice, and ask once per reason (not once per invoice)."""
+        invoice (``errors``: {message: invoices}), and ask once per company while
+        the activity is open, not once per invoice."""
+        summary = _("E-invoice error")
         for message, moves in errors.items():
             moves.write({"subscription_edi_error": message})
-            open_activity = self.env["mail.activity"].search_count(
+        failed = self.browse().union(*errors.values())
+        for company, moves in failed.grouped("company_id").items():
+            if self.search_count(
                 [
-                    ("res_model", "=", self._name),
-                    ("res_id", "in", self.search([("subscription_edi_error", "=", message)]).ids),
-                    ("summary", "=", _("E-invoice error")),
+                    ("company_id", "=", company.id),
+                    ("subscription_edi_error", "!=", False),
+                    ("activity_ids.summary", "=", summary),
                 ],
                 limit=1,
-            )
-            if open_activity:
+            ):
                 continue
+            lines = []
+            for move in moves:
+                for line in move.subscription_edi_error.splitlines():
+                    if line not in lines:
+                        lines.append(line)
             first = moves[0]
             first.activity_schedule(
                 "mail.mail_activity_data_todo",
-                summary=_("E-invoice error"),
-                note=Markup("%s<br/>%s")
+                summary=summary,
+                note=Markup("<p>%s</p><p>%s</p>")
                 % (
                     _(
                         "The e-invoice of %(count)s invoice(s) could not be built; "
-                        "their PDF was emailed without it. Fix this, then find them "
-                        "with the filter E-invoice errors:",
+                        "their PDF was emailed without it. Fix what follows, then "
+                        "find them with the filter E-invoice Errors:",
                         count=len(moves),
                     ),
-                    message,
+                    Markup("<br/>").join(lines[:20]),
                 ),
                 user_id=first._get_subscription_responsible().id,
             )

@@ -101,7 +101,10 @@ class AccountMoveSend(models.AbstractModel):
 
     @api.model
     def _subscription_send_chunk(self, moves, template):
-        log = {"sent": set(), "errors": {}, "edi_errors": {}}
+        # Filled by the hooks above. "call" makes each log unequal to the others:
+        # Odoo reuses an environment whose context is *equal*, which would hand
+        # the hooks the log of an earlier call.
+        log = {"call": object(), "sent": set(), "errors": {}, "edi_errors": {}}
         settings = {"sending_methods": ["email"]}
         if template:
             settings["mail_template"] = template
