@@ -32,7 +32,9 @@ class AccountMoveSend(models.AbstractModel):
 
     @api.model
     def _hook_invoice_document_before_pdf_report_render(self, invoice, invoice_data):
-        super()._hook_invoice_document_before_pdf_report_render(invoice, invoice_data)
+        res = super()._hook_invoice_document_before_pdf_report_render(
+            invoice, invoice_data
+        )
         log = self.env.context.get("subscription_send_log")
         if (
             log is not None
@@ -46,6 +48,7 @@ class AccountMoveSend(models.AbstractModel):
                 invoice_data.pop("error")
             )
             invoice_data.pop("error_but_continue")
+        return res
 
     @api.model
     def _hook_if_errors(self, moves_data, allow_raising=True):
@@ -79,7 +82,7 @@ class AccountMoveSend(models.AbstractModel):
         if self._subscription_render_in_batch():
             chunks = [moves]
         else:
-            chunks = [move for move in moves]
+            chunks = list(moves)
         sent = moves.browse()
         for chunk in chunks:
             try:
@@ -90,7 +93,9 @@ class AccountMoveSend(models.AbstractModel):
                 if len(chunk) == 1:
                     chunk._subscription_send_failed(error)
                     continue
-                _logger.info("Sending %s invoices at once failed: %s", len(chunk), error)
+                _logger.info(
+                    "Sending %s invoices at once failed: %s", len(chunk), error
+                )
             for move in chunk:
                 try:
                     with self.env.cr.savepoint():

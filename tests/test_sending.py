@@ -297,6 +297,7 @@ class TestSending(SubscriptionCommon):
         with freeze_time("2027-02-01"):
             invoice = contract._generate_invoices()
         self.assertEqual(invoice.partner_bank_id.partner_id, self.company.partner_id)
+
         # A real PDF (the test mode renders HTML and keeps the XML apart), in
         # which account_edi_ubl_cii embeds the XML as for customers; the page
         # itself comes from reportlab here, wkhtmltopdf needing an HTTP server.
@@ -354,7 +355,9 @@ class TestSending(SubscriptionCommon):
         self.assertEqual(value("//ram:GrandTotalAmount"), "120.00")
         self.assertEqual(value("//ram:DuePayableAmount"), "120.00")
         self.assertEqual(
-            value("//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent"),
+            value(
+                "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent"
+            ),
             "20.0",
         )
         self.assertEqual(
