@@ -7,6 +7,8 @@
 #   make stop    stop the private PostgreSQL cluster
 #   make pot     export i18n/subscription_billing.pot (throwaway database)
 #   make bench   tools/bench.py with N=$(N), once that script exists
+#                (make test and make bench use .tools/wkhtmltox/bin first, the
+#                patched wkhtmltopdf that .ci/run installs)
 #
 # Variables: PYTHON (python3), DB (subscription_demo), HTTP_PORT (8069), N (1000);
 # environment variables of tools/run_tests.py and tools/pg.sh (SB_*).
@@ -23,7 +25,7 @@ export SB_PYTHON ?= $(PYTHON)
 .PHONY: help test lint fmt run stop pot bench
 
 help:
-	@sed -n '2,13p' "$(ROOT)/Makefile" | sed 's/^# \{0,1\}//'
+	@sed -n '2,15p' "$(ROOT)/Makefile" | sed 's/^# \{0,1\}//'
 
 test:
 	cd "$(ROOT)" && $(PYTHON) tools/run_tests.py
@@ -35,7 +37,7 @@ fmt:
 	cd "$(ROOT)" && $(PYTHON) -m ruff format . && $(PYTHON) -m ruff check --fix .
 
 run:
-	cd "$(ROOT)" && DB="$(DB)" HTTP_PORT="$(HTTP_PORT)" tools/odoo_run.sh
+	cd "$(ROOT)" && PATH="$(ROOT)/.tools/wkhtmltox/bin:$$PATH" DB="$(DB)" HTTP_PORT="$(HTTP_PORT)" tools/odoo_run.sh
 
 stop:
 	cd "$(ROOT)" && tools/pg.sh stop
@@ -48,6 +50,7 @@ bench:
 		tools/pg.sh start && \
 		SB_ADDONS_PATH="$$(tools/addons_path.sh)" \
 		SB_ODOO_DB_ARGS="$$(tools/pg.sh odoo-args)" \
+		PATH="$(ROOT)/.tools/wkhtmltox/bin:$$PATH" \
 		N="$(N)" $(PYTHON) tools/bench.py; \
 	else \
 		echo "tools/bench.py does not exist yet: nothing to benchmark"; \

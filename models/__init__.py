@@ -23,3 +23,8 @@ from . import subscription_plan_label
 from . import subscription_contract_portal
 from . import subscription_contract_reporting
 from . import subscription_contract_demo
+from . import account_move_delivery
+from . import account_move_send
+from . import account_move_edi
+from . import res_company_einvoice
+from . import res_config_settings_einvoice

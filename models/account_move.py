@@ -607,62 +607,11 @@ class AccountMove(models.Model):
     @api.model
     def _cron_subscription_send(self, batch_size):
         """Send a batch of posted subscription invoices; return how many wait."""
-        moves = self.search([("subscription_to_send", "=", True)], limit=batch_size)
-        try:
-            with self.env.cr.savepoint():
-                moves._subscription_send()
-        except Exception:  # pylint: disable=broad-except
-            for move in moves:
-                try:
-                    with self.env.cr.savepoint():
-                        move._subscription_send()
-                except Exception as error:  # pylint: disable=broad-except
-                    move.subscription_to_send = False
-                    move.message_post(
-                        body=_(
-                            "This invoice could not be sent: %(error)s",
-                            error=str(error),
-                        )
-                    )
+        domain = self._get_subscription_send_domain()
+        moves = self.search(domain, limit=batch_size)
+        # Each invoice that cannot be sent stays to send, with its error, and is
+        # left out of the next calls of today (see _subscription_send).
+        moves._subscription_send()
         if len(moves) < batch_size:
             return 0
-        return self.search_count([("subscription_to_send", "=", True)])
-
-    def _subscription_send(self):
-        """Send posted subscription invoices through Odoo's invoice sending (PDF
-        attached, the plan's template, the customer's language). A customer
-        without email gets no email: the salesperson is asked to post it."""
-        to_send = self.filtered(
-            lambda m: m.subscription_to_send and m.state == "posted"
-        )
-        if not to_send:
-            return
-        with_email = to_send.filtered(lambda m: m.partner_id.email)
-        without_email = to_send - with_email
-        # Queue the emails: the mail queue sends them, and retries them while the
-        # mail server is down, so that nothing is lost.
-        with_email = with_email.with_context(mail_notify_force_send=False)
-        sender = self.env["account.move.send"]
-        for template, moves in with_email.grouped(
-            lambda m: m.subscription_contract_id.plan_id.invoice_mail_template_id
-        ).items():
-            settings = {"sending_methods": ["email"]}
-            if template:
-                settings["mail_template"] = template
-            sender._generate_and_send_invoices(moves, allow_raising=False, **settings)
-        for move in without_email:
-            move.activity_schedule(
-                "mail.mail_activity_data_todo",
-                summary=_("Send by post"),
-                note=_(
-                    "%(customer)s has no email address: print this invoice and "
-                    "send it by post, or add an email address to the customer.",
-                    customer=move.partner_id.display_name,
-                ),
-                user_id=(
-                    move.subscription_contract_id.user_id
-                    or move.invoice_user_id
-                    or self.env.user
-                ).id,
-            )
-        to_send.subscription_to_send = False
+        return self.search_count(domain)

@@ -18,3 +18,4 @@ from . import test_consumer_law
 from . import test_portal_input
 from . import test_portal_tour
 from . import test_portal_content
+from . import test_sending

@@ -58,6 +58,7 @@ class PaymentCommon(SubscriptionCommon):
         contract.action_start()
         with freeze_time("2027-01-01"):
             invoice = contract._generate_invoices()
+            invoice._subscription_send()  # delivered: reminders wait for it
         return contract, invoice
 
     def _charge(self, day):

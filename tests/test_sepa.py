@@ -93,6 +93,7 @@ class SepaCommon(SubscriptionCommon):
         second = self._sdd_contract(self.partner_a, self.other_mandate)
         with freeze_time("2027-01-01"):
             moves = (first | second)._generate_invoices()
+            moves._subscription_send()  # delivered: reminders wait for it
             self.env["mail.mail"].search([]).unlink()
             batch = self.env["subscription.sepa.batch"]._cron_prepare_batches()
         return first, second, moves, batch

@@ -53,6 +53,11 @@ ADDON = Path(os.environ.get("SB_ADDON_DIR") or TOOLS.parent).resolve()
 PY = os.environ.get("SB_PYTHON") or sys.executable
 PY = PY if os.sep in PY else (shutil.which(PY) or PY)
 ENV = dict(os.environ, SB_ADDON_DIR=str(ADDON), SB_PYTHON=PY, PYTHONUNBUFFERED="1")
+# The patched wkhtmltopdf installed by .ci/run (tools/install_wkhtmltox.sh)
+# comes first on the PATH: the PDFs of the tests are then a customer's PDFs.
+WKHTMLTOX_BIN = ADDON / ".tools" / "wkhtmltox" / "bin"
+if (WKHTMLTOX_BIN / "wkhtmltopdf").exists():
+    ENV["PATH"] = f"{WKHTMLTOX_BIN}{os.pathsep}{ENV.get('PATH', '')}"
 STEPS = ("pytest", "lint", "odoo")
 
 # Odoo log record: "2025-01-31 12:00:00,123 4242 INFO db logger.name: message"
@@ -475,6 +480,9 @@ def step_odoo(results):
     if problem:
         print(f"Odoo suite SKIPPED: python3 cannot import odoo 18.0 ({problem})")
         return
+    wkhtmltopdf = shutil.which("wkhtmltopdf", path=ENV.get("PATH"))
+    version = run([wkhtmltopdf, "--version"])[1].strip() if wkhtmltopdf else "none"
+    print(f"wkhtmltopdf: {wkhtmltopdf} ({version})")
     pg = str(TOOLS / "pg.sh")
     external = bool(os.environ.get("SB_DB_HOST"))
     keep = os.environ.get("SB_KEEP_DB") == "1"
