@@ -1,5 +1,7 @@
 from . import res_company
 from . import res_config_settings
+from . import res_company_amendment
+from . import res_config_settings_amendment
 from . import subscription_reminder_policy
 from . import subscription_reminder_log
 from . import subscription_close_reason
@@ -12,3 +14,8 @@ from . import subscription_sepa_mandate
 from . import subscription_sepa_batch
 from . import res_partner
 from . import account_move
+from . import account_move_line
+from . import account_move_amendment
+from . import subscription_contract_line_amendment
+from . import subscription_contract_amendment
+from . import subscription_mrr_movement
