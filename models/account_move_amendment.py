@@ -1,4 +1,4 @@
-from odoo import _, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 
@@ -44,5 +44,43 @@ class AccountMove(models.Model):
                         line=line.subscription_line_id.product_id.display_name,
                         start=line.subscription_date_from,
                         end=line.subscription_date_to,
+                    )
+                )
+
+    def write(self, vals):
+        if vals.get("state") == "cancel":
+            self._check_no_live_amendment()
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_amended_period(self):
+        self._check_no_live_amendment()
+
+    def _check_no_live_amendment(self):
+        """An amendment invoice completes the invoice of its period: the period
+        invoice is cancelled only after it, so that re-billing the period never
+        misses days the amendment billed net of the old values."""
+        for move in self.filtered(
+            lambda m: m.subscription_period_start and m.state != "cancel"
+        ):
+            amendment = self.search(
+                [
+                    ("subscription_contract_id", "=", move.subscription_contract_id.id),
+                    ("subscription_amendment", "=", True),
+                    ("state", "!=", "cancel"),
+                    ("id", "not in", self.ids),
+                    ("line_ids.subscription_date_from", "<=", move.subscription_period_end),
+                    ("line_ids.subscription_date_to", ">=", move.subscription_period_start),
+                ],
+                limit=1,
+            )
+            if amendment:
+                raise UserError(
+                    _(
+                        "%(move)s cannot be cancelled while %(amendment)s, which "
+                        "completes it after a change of the contract, is not "
+                        "cancelled. Cancel %(amendment)s first.",
+                        move=move.display_name,
+                        amendment=amendment.display_name,
                     )
                 )

@@ -333,14 +333,59 @@ class SubscriptionContract(models.Model):
             ]
         return segments
 
+    @api.model
+    def _same_terms(self, old, new):
+        """Two versions of a line that differ only by their quantity."""
+        return (
+            old.product_id._origin == new.product_id._origin
+            and old.product_uom_id._origin == new.product_uom_id._origin
+            and old.tax_ids._origin == new.tax_ids._origin
+            and not old.currency_id.compare_amounts(old.price_unit, new.price_unit)
+            and old.discount == new.discount
+        )
+
+    def _merge_segments(self, segments):
+        """Give each segment its signed quantity; a quantity change billed over
+        the same days becomes one line for the difference ("replaces" keeps the
+        key of the days given back by the old version)."""
+        credits = {
+            (s["line"]._origin.id, s["start"], s["end"]): s
+            for s in segments
+            if s["credit"]
+        }
+        merged = []
+        used = set()
+        for segment in segments:
+            if segment["credit"]:
+                continue
+            line = segment["line"]
+            key = (line.previous_line_id._origin.id, segment["start"], segment["end"])
+            old = credits.get(key)
+            if old and key not in used and self._same_terms(old["line"], line):
+                used.add(key)
+                merged.append(
+                    dict(
+                        segment,
+                        quantity=line.quantity - old["line"].quantity,
+                        replaces=old,
+                    )
+                )
+            else:
+                merged.append(dict(segment, quantity=line.quantity))
+        merged += [
+            dict(segment, quantity=-segment["line"].quantity)
+            for key, segment in credits.items()
+            if key not in used
+        ]
+        return merged
+
     def _get_segments_amounts(self, segments):
         """(untaxed, taxed) of ``segments``, given-back days counted negative,
         each line rounded like the invoice line it becomes."""
         self.ensure_one()
         untaxed = total = 0.0
-        for segment in segments:
+        for segment in self._merge_segments(segments):
             line = segment["line"]
-            sign = -1 if segment["credit"] else 1
             price = (
                 line.price_unit
                 * self._get_segment_ratio(segment)
@@ -349,12 +394,12 @@ class SubscriptionContract(models.Model):
             taxes = line.tax_ids.compute_all(
                 price,
                 currency=self.currency_id,
-                quantity=line.quantity,
+                quantity=segment["quantity"],
                 product=line.product_id,
                 partner=self.partner_id,
             )
-            untaxed += sign * taxes["total_excluded"]
-            total += sign * taxes["total_included"]
+            untaxed += taxes["total_excluded"]
+            total += taxes["total_included"]
         return self.currency_id.round(untaxed), self.currency_id.round(total)
 
     def _get_segment_label(self, segment, lang, period=None):
@@ -387,8 +432,10 @@ class SubscriptionContract(models.Model):
         return label
 
     def _prepare_segment_line_vals(self, segment, lang, period=None, sign=1):
-        """Invoice line of a segment: the contract line's values prorated to its
-        days, keyed by (contract line, days) for the day-level guarantee."""
+        """Invoice lines of a (merged) segment: the contract line's values
+        prorated to its days, keyed by (contract line, days) for the day-level
+        guarantee; a note line carries the key of the days given back by the
+        version it replaces."""
         line = segment["line"]
         fake_period = recurrence.Period(
             segment["start"],
@@ -397,22 +444,50 @@ class SubscriptionContract(models.Model):
             segment["full_end"],
             period.invoice_date if period else segment["start"],
         )
+        env = self.with_context(lang=lang).env
         label = self._get_segment_label(segment, lang, period)
+        old = segment.get("replaces")
+        if old:
+            label = env._(
+                "%(label)s, quantity %(old)s → %(new)s",
+                label=label,
+                old=old["line"].quantity,
+                new=line.quantity,
+            )
+        # The hook bills a line of the segment's (signed) quantity: a version of
+        # the contract line in memory, so that the hook's proration applies.
+        billed_line = line.new({"quantity": sign * segment["quantity"]}, origin=line)
         vals = self._prepare_invoice_line_vals(
-            line, fake_period, self._get_segment_ratio(segment), label
+            billed_line, fake_period, self._get_segment_ratio(segment), label
         )
-        quantity_sign = -sign if segment["credit"] else sign
         vals.update(
             {
                 "name": label,
-                "quantity": quantity_sign * line.quantity,
                 "subscription_line_id": line.id,
                 "subscription_date_from": segment["start"],
                 "subscription_date_to": segment["end"],
                 "subscription_credit": segment["credit"],
             }
         )
-        return vals
+        vals_list = [vals]
+        if old:
+            vals_list.append(
+                {
+                    "display_type": "line_note",
+                    "sequence": line.sequence,
+                    "name": env._(
+                        "%(product)s: the quantity %(quantity)s invoiced for "
+                        "these days is replaced",
+                        product=old["line"].product_id.display_name,
+                        quantity=old["line"].quantity,
+                    ),
+                    "subscription_line_id": old["line"].id,
+                    "subscription_date_from": old["start"],
+                    "subscription_date_to": old["end"],
+                    "subscription_credit": True,
+                }
+            )
+        return vals_list
 
     def _get_invoice_lang(self):
         self.ensure_one()
@@ -425,8 +500,9 @@ class SubscriptionContract(models.Model):
         vals = super()._prepare_invoice_vals(period)
         lang = self._get_invoice_lang()
         vals["invoice_line_ids"] = [
-            fields.Command.create(self._prepare_segment_line_vals(s, lang, period))
-            for s in self._get_period_segments(period)
+            fields.Command.create(line_vals)
+            for segment in self._merge_segments(self._get_period_segments(period))
+            for line_vals in self._prepare_segment_line_vals(segment, lang, period)
         ]
         return vals
 
@@ -460,12 +536,13 @@ class SubscriptionContract(models.Model):
                 "subscription_period_end": False,
                 "subscription_amendment": True,
                 "invoice_line_ids": [
-                    fields.Command.create(
-                        self._prepare_segment_line_vals(s, lang, sign=sign)
-                    )
-                    for s in sorted(
-                        segments,
+                    fields.Command.create(line_vals)
+                    for segment in sorted(
+                        self._merge_segments(segments),
                         key=lambda s: (s["line"].sequence, s["start"], s["credit"]),
+                    )
+                    for line_vals in self._prepare_segment_line_vals(
+                        segment, lang, sign=sign
                     )
                 ],
             }

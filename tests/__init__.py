@@ -8,3 +8,4 @@ from . import test_renewal
 from . import test_sepa
 from . import test_payments
 from . import test_portal
+from . import test_amendment

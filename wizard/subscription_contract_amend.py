@@ -18,6 +18,7 @@ class SubscriptionContractAmend(models.TransientModel):
         required=True,
         compute="_compute_date",
         store=True,
+        precompute=True,
         readonly=False,
         help="First day the new lines apply. Today by default; a later date is "
         "allowed, a past one only within a period not invoiced yet.",
@@ -28,6 +29,7 @@ class SubscriptionContractAmend(models.TransientModel):
         string="Lines",
         compute="_compute_line_ids",
         store=True,
+        precompute=True,
         readonly=False,
     )
     send_notice = fields.Boolean(
@@ -193,10 +195,7 @@ class SubscriptionContractAmend(models.TransientModel):
                     )
                 if line in changed:
                     result |= Line.new(
-                        dict(
-                            line._prepare_amended_line_vals(changed[line], day),
-                            previous_line_id=False,
-                        )
+                        line._prepare_amended_line_vals(changed[line], day)
                     )
             else:
                 result |= line
@@ -212,7 +211,7 @@ class SubscriptionContractAmendLine(models.TransientModel):
     wizard_id = fields.Many2one(
         "subscription.contract.amend", required=True, ondelete="cascade"
     )
-    contract_line_id = fields.Many2one("subscription.contract.line", readonly=True)
+    contract_line_id = fields.Many2one("subscription.contract.line")
     product_id = fields.Many2one(
         "product.product", required=True, domain="[('sale_ok', '=', True)]"
     )
