@@ -230,8 +230,12 @@ class SubscriptionContract(models.Model):
         )
 
     def _get_billed_line_days(self, lines):
-        """{(line id, gives back): day ordinals} billed by live invoices."""
+        """{(line id, gives back): day ordinals} billed by live invoices; read
+        once for a whole billing batch (see ``_prepare_billing``)."""
         real = lines._origin.filtered("id")
+        prefetched = self.env.cr.cache.get("subscription_billed_days")
+        if prefetched is not None and set(real.ids) <= prefetched[0]:
+            return prefetched[1]
         return self.env["account.move.line"]._subscription_billed_days(real)
 
     def _make_segments(self, line, days, credit=False):
@@ -512,7 +516,18 @@ class SubscriptionContract(models.Model):
 
     def _prepare_billing(self, today=None, ahead=False):
         """A period in which no line is in force makes no (empty) invoice."""
-        todo, handled = super()._prepare_billing(today=today, ahead=ahead)
+        # A contract never invoiced has no billed day: no query for it.
+        invoiced = self.filtered("invoice_count").line_ids
+        self.env.cr.cache["subscription_billed_days"] = (
+            set(self.line_ids.ids),
+            self.env["account.move.line"]._subscription_billed_days(invoiced)
+            if invoiced
+            else {},
+        )
+        try:
+            todo, handled = super()._prepare_billing(today=today, ahead=ahead)
+        finally:
+            self.env.cr.cache.pop("subscription_billed_days", None)
         return [item for item in todo if item[2].get("invoice_line_ids")], handled
 
     def _prepare_amendment_invoice_vals(self, segments):

@@ -114,8 +114,8 @@ class TestAmendment(SubscriptionCommon):
             lambda m: "Amendment from 03/16/2027" in (m.body or "")
         )
         self.assertTrue(body)
-        self.assertIn("quantity 1.0 → 2.0", body[0].body)
-        self.assertEqual(body[0].author_id, self.env.user.partner_id)
+        self.assertIn("quantity 1.0 → 2.0", "".join(body.mapped("body")))
+        self.assertEqual(body.author_id, self.env.user.partner_id)
         notice = self.env["mail.mail"].search(
             [("model", "=", contract._name), ("res_id", "=", contract.id)]
         ).filtered(lambda m: "is amended" in (m.subject or ""))

@@ -4,3 +4,4 @@ from . import subscription_contract_renew
 from . import subscription_reminder_pause
 from . import subscription_sepa_reject
 from . import subscription_contract_amend
+from . import subscription_contract_renew_amendment
