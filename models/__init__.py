@@ -12,3 +12,4 @@ from . import subscription_sepa_mandate
 from . import subscription_sepa_batch
 from . import res_partner
 from . import account_move
+from . import account_move_billing
