@@ -1312,38 +1312,40 @@ class SubscriptionContract(models.Model):
             if not periods and ahead:
                 period = contract._get_period_from(contract.next_period_start)
                 if period:
-                    period.invoice_date = min(period.invoice_date, contract_today)
                     periods = [period]
-            todo.extend((contract, period) for period in periods)
+            todo.extend((contract, period, contract_today) for period in periods)
         handled = {}
-        for contract, period in todo:
+        for contract, period, __ in todo:
             handled.setdefault(contract, []).append(period)
         if not todo:
             return [], handled
-        billed = set(
-            self.env["account.move"]
-            .sudo()
-            ._read_group(
-                [
-                    ("subscription_contract_id", "in", self.ids),
-                    ("state", "!=", "cancel"),
-                    (
-                        "subscription_period_start",
-                        "in",
-                        list({period.start for __, period in todo}),
-                    ),
-                ],
-                ["subscription_contract_id", "subscription_period_start:day"],
-            )
+        # No day billed twice: leave out the days that non-cancelled invoices
+        # already bill (a period rebuilt after a cancellation or a renewal, a next
+        # period start moved back by a manager). One query for the batch.
+        billed = self.env["account.move"]._get_billed_ranges(
+            self, min(period.start for __, period, __ in todo)
         )
+        for contract, periods in handled.items():
+            # Days just after the handled periods already billed (the next period
+            # after a cancelled one, billed ahead): the next period starts after.
+            day = max(period.end for period in periods) + recurrence.ONE_DAY
+            for start, end in sorted(billed.get(contract.id, [])):
+                if start <= day <= end:
+                    periods.append(recurrence.Period(start, end, start, end, start))
+                    day = end + recurrence.ONE_DAY
         result = []
-        for contract, period in todo:
-            if (contract, period.start) in billed:
-                continue
-            ratio = recurrence.proration_ratio(period, contract._get_pause_intervals())
-            if not ratio:
-                continue  # wholly suspended: nothing to bill
-            result.append((contract, period, contract._prepare_invoice_vals(period)))
+        for contract, period, day in todo:
+            for part in recurrence.unbilled_parts(period, billed.get(contract.id, [])):
+                ratio = recurrence.proration_ratio(
+                    part, contract._get_pause_intervals()
+                )
+                if not ratio:
+                    continue  # wholly suspended: nothing to bill
+                # An invoice is dated the day it is made, never before (catch-up
+                # runs, resumed contracts, periods billed again): the billed period
+                # is on its lines; in advance on its day, that is the period start.
+                part.invoice_date = day
+                result.append((contract, part, contract._prepare_invoice_vals(part)))
         return result, handled
 
     def _advance_billing(self, periods_by_contract):
