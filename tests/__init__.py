@@ -9,3 +9,4 @@ from . import test_sepa
 from . import test_payments
 from . import test_portal
 from . import test_amendment
+from . import test_amendment_concurrency
