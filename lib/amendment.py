@@ -52,4 +52,3 @@ def split_by_period(days, natural_period):
             pieces.append((day, piece_end, full_start, full_end))
             day = date.fromordinal(piece_end.toordinal() + 1)
     return pieces
-

@@ -18,7 +18,9 @@ class AccountMove(models.Model):
     def _check_period_free(self):
         """Amendment invoices have no period of their own: their days are checked
         line by line (the same days cannot be billed twice by a contract line)."""
-        super(AccountMove, self.filtered("subscription_period_start"))._check_period_free()
+        super(
+            AccountMove, self.filtered("subscription_period_start")
+        )._check_period_free()
         lines = self.line_ids.filtered("subscription_line_id")
         if not lines:
             return
@@ -69,8 +71,16 @@ class AccountMove(models.Model):
                     ("subscription_amendment", "=", True),
                     ("state", "!=", "cancel"),
                     ("id", "not in", self.ids),
-                    ("line_ids.subscription_date_from", "<=", move.subscription_period_end),
-                    ("line_ids.subscription_date_to", ">=", move.subscription_period_start),
+                    (
+                        "line_ids.subscription_date_from",
+                        "<=",
+                        move.subscription_period_end,
+                    ),
+                    (
+                        "line_ids.subscription_date_to",
+                        ">=",
+                        move.subscription_period_start,
+                    ),
                 ],
                 limit=1,
             )

@@ -7,7 +7,6 @@ class AccountMoveLine(models.Model):
 
     subscription_line_id = fields.Many2one(
         "subscription.contract.line",
-        string="Subscription Line",
         index="btree_not_null",
         copy=False,
         readonly=True,

@@ -426,7 +426,9 @@ class SubscriptionContract(models.Model):
         label = env._(
             "%(name)s, %(start)s-%(end)s (prorated: %(days)s/%(full_days)s days)",
             name=line.name,
-            start=format_date(env, segment["start"], lang_code=lang, date_format="dd/MM"),
+            start=format_date(
+                env, segment["start"], lang_code=lang, date_format="dd/MM"
+            ),
             end=format_date(env, segment["end"], lang_code=lang, date_format="dd/MM"),
             days=days - paused,
             full_days=full_days,

@@ -44,7 +44,6 @@ class SubscriptionContractLine(models.Model):
     )
     line_status = fields.Selection(
         [("upcoming", "Upcoming"), ("in_force", "In force"), ("ended", "Ended")],
-        string="Line Status",
         compute="_compute_line_status",
     )
 
@@ -183,8 +182,10 @@ class SubscriptionContractLine(models.Model):
         self.ensure_one()
         if self._get_start() < day:
             return False
-        return not self.env["account.move.line"].sudo().search_count(
-            [("subscription_line_id", "=", self.id)], limit=1
+        return (
+            not self.env["account.move.line"]
+            .sudo()
+            .search_count([("subscription_line_id", "=", self.id)], limit=1)
         )
 
     def _get_amendment_changes(self, vals):

@@ -49,7 +49,10 @@ class TestAmendment(SubscriptionCommon):
             self.env["subscription.contract"]._cron_bill_amendments()
 
     def _moves(self, contract, **kw):
-        domain = [("subscription_contract_id", "=", contract.id), ("state", "!=", "cancel")]
+        domain = [
+            ("subscription_contract_id", "=", contract.id),
+            ("state", "!=", "cancel"),
+        ]
         domain += [(key, "=", value) for key, value in kw.items()]
         return self.env["account.move"].search(domain, order="id")
 
@@ -116,9 +119,11 @@ class TestAmendment(SubscriptionCommon):
         self.assertTrue(body)
         self.assertIn("quantity 1.0 → 2.0", "".join(body.mapped("body")))
         self.assertEqual(body.author_id, self.env.user.partner_id)
-        notice = self.env["mail.mail"].search(
-            [("model", "=", contract._name), ("res_id", "=", contract.id)]
-        ).filtered(lambda m: "is amended" in (m.subject or ""))
+        notice = (
+            self.env["mail.mail"]
+            .search([("model", "=", contract._name), ("res_id", "=", contract.id)])
+            .filtered(lambda m: "is amended" in (m.subject or ""))
+        )
         self.assertEqual(len(notice), 1)
         self.assertIn("260.00", notice.body_html)
         # Exactly once: reruns of the run and of the button bill nothing more.
@@ -195,7 +200,9 @@ class TestAmendment(SubscriptionCommon):
         self._bill_changes("2027-03-21")
         credit = self._moves(contract, subscription_amendment=True)
         # 30 x 11/31 given back.
-        self.assertEqual((credit.move_type, credit.amount_untaxed), ("out_refund", 10.65))
+        self.assertEqual(
+            (credit.move_type, credit.amount_untaxed), ("out_refund", 10.65)
+        )
 
     def test_change_on_the_last_day_of_the_period(self):
         contract = self._start()
@@ -203,7 +210,9 @@ class TestAmendment(SubscriptionCommon):
         self._amend(contract, "2027-03-31", edit={self.product_maintenance: 2})
         adjustment = self._moves(contract, subscription_amendment=True)
         self.assertEqual(adjustment.amount_untaxed, 3.23)
-        self.assertIn("31/03-31/03 (prorated: 1/31 days)", adjustment.invoice_line_ids[0].name)
+        self.assertIn(
+            "31/03-31/03 (prorated: 1/31 days)", adjustment.invoice_line_ids[0].name
+        )
 
     def test_change_on_the_first_day_of_a_billed_period(self):
         contract = self._start()
@@ -214,20 +223,27 @@ class TestAmendment(SubscriptionCommon):
         self.assertEqual(amount_now, 100.0)
         adjustment = self._moves(contract, subscription_amendment=True)
         self.assertEqual(adjustment.amount_untaxed, 100.0)
-        self.assertIn("01/04-30/04 (prorated: 30/30 days)", adjustment.invoice_line_ids[0].name)
+        self.assertIn(
+            "01/04-30/04 (prorated: 30/30 days)", adjustment.invoice_line_ids[0].name
+        )
 
     def test_change_dated_on_the_first_day_of_the_next_period(self):
         contract = self._start()
         self._bill("2027-03-01")
         amount_now, recurring, __ = self._amend(
-            contract, "2027-03-20", edit={self.product_maintenance: 2}, date="2027-04-01"
+            contract,
+            "2027-03-20",
+            edit={self.product_maintenance: 2},
+            date="2027-04-01",
         )
         self.assertEqual((amount_now, recurring), (0.0, 200.0))
         self.assertFalse(self._moves(contract, subscription_amendment=True))
         self._bill("2027-04-01")
         april = self._moves(contract, subscription_period_start=D("2027-04-01"))
         self.assertEqual(april.amount_untaxed, 200.0)
-        self.assertIn("Period from 04/01/2027 to 04/30/2027", april.invoice_line_ids.name)
+        self.assertIn(
+            "Period from 04/01/2027 to 04/30/2027", april.invoice_line_ids.name
+        )
 
     def test_two_changes_in_one_period(self):
         contract = self._start()
@@ -261,7 +277,9 @@ class TestAmendment(SubscriptionCommon):
             amended = contract.with_context(subscription_amendment_date="2027-03-16")
             amended.line_ids.price_unit = 200
             amended.line_ids = [
-                Command.create({"product_id": self.product_machine.id, "price_unit": 60})
+                Command.create(
+                    {"product_id": self.product_machine.id, "price_unit": 60}
+                )
             ]
         self._bill_changes("2027-03-16")
         self.assertFalse(self._moves(contract))
@@ -290,7 +308,9 @@ class TestAmendment(SubscriptionCommon):
         self._bill("2027-04-30")
         april = self._moves(contract, subscription_period_start=D("2027-04-01"))
         self.assertEqual(april.amount_untaxed, 100.0)
-        self.assertIn("Period from 04/01/2027 to 04/30/2027", april.invoice_line_ids.name)
+        self.assertIn(
+            "Period from 04/01/2027 to 04/30/2027", april.invoice_line_ids.name
+        )
 
     # --- exactly once -------------------------------------------------------------
 
@@ -303,7 +323,8 @@ class TestAmendment(SubscriptionCommon):
         )
         with freeze_time("2027-03-16"):
             segments = contract._make_segments(
-                machine, set(range(D("2027-03-20").toordinal(), D("2027-03-22").toordinal()))
+                machine,
+                set(range(D("2027-03-20").toordinal(), D("2027-03-22").toordinal())),
             )
             vals = contract._prepare_amendment_invoice_vals(segments)
         with mute_logger("odoo.sql_db"), self.assertRaises(psycopg2.IntegrityError):
@@ -341,11 +362,15 @@ class TestAmendment(SubscriptionCommon):
         contract = self._start()
         with freeze_time("2027-02-20"):
             contract.with_context(subscription_amendment_date="2027-03-16").line_ids = [
-                Command.create({"product_id": self.product_machine.id, "price_unit": 60})
+                Command.create(
+                    {"product_id": self.product_machine.id, "price_unit": 60}
+                )
             ]
             message = contract.action_preview_next_invoice()["params"]["message"]
         self.assertIn("130.97", message)
-        self.assertIn("Extra machine, 16/03-31/03 (prorated: 16/31 days): $\xa030.97", message)
+        self.assertIn(
+            "Extra machine, 16/03-31/03 (prorated: 16/31 days): $\xa030.97", message
+        )
 
     # --- reports ------------------------------------------------------------------
 
@@ -378,8 +403,12 @@ class TestAmendment(SubscriptionCommon):
         contract = self._start(products=self.product_maintenance | self.product_hosting)
         with freeze_time("2027-03-10"):
             contract.line_ids = [Command.unlink(contract.line_ids[1].id)]
-            html = self.env["ir.actions.report"]._render_qweb_html(
-                "subscription_billing.report_subscription_contract", contract.ids
-            )[0].decode()
+            html = (
+                self.env["ir.actions.report"]
+                ._render_qweb_html(
+                    "subscription_billing.report_subscription_contract", contract.ids
+                )[0]
+                .decode()
+            )
         self.assertIn("Maintenance", html)
         self.assertNotIn("Hosting", html)

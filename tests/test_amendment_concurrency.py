@@ -144,7 +144,9 @@ class TestAmendmentConcurrency(BaseCase):
             contract = env["subscription.contract"].browse(self.ids["contract"])
             period = self._moves(env, subscription_amendment=False)
             days = (period.subscription_period_end - contract._get_today()).days + 1
-            full = (period.subscription_period_end - period.subscription_period_start).days + 1
+            full = (
+                period.subscription_period_end - period.subscription_period_start
+            ).days + 1
             # One more unit (310.00) for the days left in the invoiced period.
             expected = contract.currency_id.round(310.0 * days / full)
             self.assertEqual(adjustment.amount_untaxed, expected)

@@ -45,7 +45,8 @@ class SubscriptionContractAmend(models.TransientModel):
     )
     amount_now_note = fields.Char(compute="_compute_amounts")
     recurring_amount = fields.Monetary(
-        string="Current Recurring Amount", related="contract_id.recurring_amount_untaxed"
+        string="Current Recurring Amount",
+        related="contract_id.recurring_amount_untaxed",
     )
     new_recurring_amount = fields.Monetary(compute="_compute_amounts")
     mrr = fields.Monetary(string="Current MRR", related="contract_id.mrr")
@@ -108,9 +109,15 @@ class SubscriptionContractAmend(models.TransientModel):
             elif amount < 0:
                 note = _("Not credited: the lower amount applies from the next period.")
             else:
-                note = _("Nothing to invoice now: the change applies from the next invoice.")
+                note = _(
+                    "Nothing to invoice now: the change applies from the next invoice."
+                )
             recurring = contract.currency_id.round(
-                sum(lines.filtered(lambda line: not line.date_end).mapped("price_subtotal"))
+                sum(
+                    lines.filtered(lambda line: not line.date_end).mapped(
+                        "price_subtotal"
+                    )
+                )
             )
             wizard.update(
                 {
