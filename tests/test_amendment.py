@@ -412,3 +412,23 @@ class TestAmendment(SubscriptionCommon):
             )
         self.assertIn("Maintenance", html)
         self.assertNotIn("Hosting", html)
+
+    def test_amendment_invoice_and_notice_in_french(self):
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env["ir.module.module"]._load_module_terms(
+            ["subscription_billing"], ["fr_FR"], overwrite=True
+        )
+        self.customer.lang = "fr_FR"
+        contract = self._start()
+        self._bill("2027-03-01")
+        self._amend(contract, "2027-03-16", add=[(self.product_machine, 60.0)])
+        adjustment = self._moves(contract, subscription_amendment=True)
+        self.assertEqual(
+            adjustment.invoice_line_ids.name,
+            "Extra machine, 16/03-31/03 (au prorata : 16/31 jours)",
+        )
+        notice = self.env["mail.mail"].search(
+            [("model", "=", contract._name), ("res_id", "=", contract.id)]
+        )
+        self.assertIn("est modifié", notice.subject)
+        self.assertIn("Votre nouveau montant récurrent", notice.body_html)
