@@ -12,4 +12,6 @@ from . import subscription_sepa_mandate
 from . import subscription_sepa_batch
 from . import res_partner
 from . import account_move
+from . import account_move_line
 from . import account_move_billing
+from . import account_move_sending

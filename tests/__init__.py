@@ -8,3 +8,5 @@ from . import test_renewal
 from . import test_sepa
 from . import test_payments
 from . import test_portal
+from . import test_billing_days
+from . import test_billing_processes
