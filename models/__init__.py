@@ -14,9 +14,10 @@ from . import subscription_sepa_mandate
 from . import subscription_sepa_batch
 from . import res_partner
 from . import account_move
-from . import account_move_billing
 from . import account_move_line
+from . import account_move_billing
 from . import account_move_amendment
 from . import subscription_contract_line_amendment
 from . import subscription_contract_amendment
 from . import subscription_mrr_movement
+from . import account_move_sending

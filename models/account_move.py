@@ -659,30 +659,6 @@ class AccountMove(models.Model):
                 template.send_mail(self.id, force_send=False)
         self._message_log(body=body)
 
-    @api.model
-    def _cron_subscription_send(self, batch_size):
-        """Send a batch of posted subscription invoices; return how many wait."""
-        moves = self.search([("subscription_to_send", "=", True)], limit=batch_size)
-        try:
-            with self.env.cr.savepoint():
-                moves._subscription_send()
-        except Exception:  # pylint: disable=broad-except
-            for move in moves:
-                try:
-                    with self.env.cr.savepoint():
-                        move._subscription_send()
-                except Exception as error:  # pylint: disable=broad-except
-                    move.subscription_to_send = False
-                    move.message_post(
-                        body=_(
-                            "This invoice could not be sent: %(error)s",
-                            error=str(error),
-                        )
-                    )
-        if len(moves) < batch_size:
-            return 0
-        return self.search_count([("subscription_to_send", "=", True)])
-
     def _subscription_send(self):
         """Send posted subscription invoices through Odoo's invoice sending (PDF
         attached, the plan's template, the customer's language). A customer

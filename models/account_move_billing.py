@@ -74,3 +74,15 @@ class AccountMove(models.Model):
                 (fields.Date.to_date(start), fields.Date.to_date(end))
             )
         return ranges
+
+    def _prepare_product_base_line_for_taxes_computation(self, product_line):
+        """A prorated subscription line keeps the unit price and quantity of the
+        contract; its total is prorated (then rounded once), not its unit price,
+        which Odoo rounds to the price precision before the quantity."""
+        base_line = super()._prepare_product_base_line_for_taxes_computation(
+            product_line
+        )
+        ratio = product_line.subscription_proration
+        if ratio and self.is_invoice(include_receipts=True):
+            base_line["price_unit"] *= ratio
+        return base_line

@@ -385,30 +385,37 @@ class SubscriptionContract(models.Model):
 
     def _get_segments_amounts(self, segments):
         """(untaxed, taxed) of ``segments``, given-back days counted negative,
-        each line rounded like the invoice line it becomes."""
+        computed as the invoice computes them (each line total prorated, then
+        rounded)."""
         self.ensure_one()
-        untaxed = total = 0.0
-        for segment in self._merge_segments(segments):
-            line = segment["line"]
-            price = (
-                line.price_unit
-                * self._get_segment_ratio(segment)
-                * (1 - (line.discount or 0.0) / 100.0)
-            )
-            taxes = line.tax_ids.compute_all(
-                price,
-                currency=self.currency_id,
+        tax_model = self.env["account.tax"]
+        base_lines = [
+            tax_model._prepare_base_line_for_taxes_computation(
+                segment["line"],
+                price_unit=segment["line"].price_unit
+                * self._get_segment_ratio(segment),
                 quantity=segment["quantity"],
-                product=line.product_id,
-                partner=self.partner_id,
+                discount=segment["line"].discount,
+                tax_ids=segment["line"].tax_ids,
+                currency_id=self.currency_id,
+                product_id=segment["line"].product_id,
+                partner_id=self.partner_invoice_id or self.partner_id,
             )
-            untaxed += taxes["total_excluded"]
-            total += taxes["total_included"]
-        return self.currency_id.round(untaxed), self.currency_id.round(total)
+            for segment in self._merge_segments(segments)
+        ]
+        if not base_lines:
+            return 0.0, 0.0
+        tax_model._add_tax_details_in_base_lines(base_lines, self.company_id)
+        tax_model._round_base_lines_tax_details(base_lines, self.company_id)
+        summary = tax_model._get_tax_totals_summary(
+            base_lines, self.currency_id, self.company_id
+        )
+        return summary["base_amount_currency"], summary["total_amount_currency"]
 
     def _get_segment_label(self, segment, lang, period=None):
         """'Extra machine, 16/03-31/03 (prorated: 16/31 days)' in the customer's
-        language; the period label when the segment is a whole period."""
+        language for the days of a line that does not run the whole billed
+        period; the period label when it does."""
         env = self.with_context(lang=lang).env
         line = segment["line"]
         days = (segment["end"] - segment["start"]).days + 1
@@ -416,13 +423,15 @@ class SubscriptionContract(models.Model):
             segment["start"], segment["end"], self._get_pause_intervals()
         )
         full_days = (segment["full_end"] - segment["full_start"]).days + 1
-        whole = (
-            not paused
-            and segment["start"] == segment["full_start"]
-            and segment["end"] == segment["full_end"]
-        )
-        if whole and period and not segment["credit"]:
-            return f"{line.name}\n{self._get_period_label(period, lang)}"
+        if (
+            period
+            and not segment["credit"]
+            and (segment["start"], segment["end"]) == (period.start, period.end)
+        ):
+            label = self._get_period_label(
+                period, lang, self._get_segment_ratio(segment)
+            )
+            return f"{line.name}\n{label}"
         label = env._(
             "%(name)s, %(start)s-%(end)s (prorated: %(days)s/%(full_days)s days)",
             name=line.name,

@@ -10,3 +10,5 @@ from . import test_payments
 from . import test_portal
 from . import test_amendment
 from . import test_amendment_concurrency
+from . import test_billing_days
+from . import test_billing_processes

@@ -20,8 +20,10 @@ class TestBilling(SubscriptionCommon):
         return contract
 
     def _run_cron(self, day):
+        """The daily run: billing, then sending (two scheduled actions)."""
         with freeze_time(day):
             self.env["subscription.contract"]._cron_generate_invoices()
+            self.env["account.move"]._cron_subscription_send()
 
     def _invoices(self, contract):
         return self.env["account.move"].search(

@@ -91,9 +91,9 @@ class TestBillingConcurrency(BaseCase):
         with self.registry.cursor() as cr:
             self.assertEqual(len(self._moves(api.Environment(cr, SUPERUSER_ID, {}))), 1)
 
-    def test_unique_key_stops_a_second_transaction(self):
-        """Even without the row lock (a worker bypassing it), PostgreSQL's unique
-        index refuses the second invoice of the period."""
+    def test_billed_days_constraint_stops_a_second_transaction(self):
+        """Even without the row lock (a worker bypassing it), PostgreSQL's
+        exclusion constraint on the billed days refuses the second invoice."""
         errors = []
         with self.registry.cursor() as cr1, self.registry.cursor() as cr2:
             contract1 = self._contract(cr1)
@@ -112,7 +112,7 @@ class TestBillingConcurrency(BaseCase):
 
             worker = threading.Thread(target=second_worker)
             worker.start()
-            worker.join(timeout=2)  # blocked on the index by the first insert
+            worker.join(timeout=2)  # blocked on the constraint by the first insert
             self.assertTrue(worker.is_alive(), "the second insert waits for the first")
             cr1.commit()
             worker.join(timeout=30)
@@ -121,7 +121,7 @@ class TestBillingConcurrency(BaseCase):
         self.assertEqual(len(errors), 1)
         self.assertIsInstance(
             errors[0],
-            psycopg2.errors.UniqueViolation | psycopg2.errors.SerializationFailure,
+            psycopg2.errors.ExclusionViolation | psycopg2.errors.SerializationFailure,
         )
         with self.registry.cursor() as cr:
             self.assertEqual(len(self._moves(api.Environment(cr, SUPERUSER_ID, {}))), 1)
