@@ -57,6 +57,20 @@ class SubscriptionContract(models.Model):
 
     # === CRUD METHODS === #
 
+    def copy_data(self, default=None):
+        """A copy (a new commitment) starts from the lines that go on, not from
+        the history of ended lines."""
+        default = dict(default or {})
+        vals_list = super().copy_data(default)
+        if "line_ids" not in default:
+            for contract, vals in zip(self, vals_list, strict=True):
+                if contract.line_ids.filtered("date_end"):
+                    vals["line_ids"] = [
+                        fields.Command.create(line_vals)
+                        for line_vals in contract.current_line_ids.copy_data()
+                    ]
+        return vals_list
+
     def init(self):
         res = super().init()
         self.env.cr.execute(

@@ -372,6 +372,14 @@ class TestAmendment(SubscriptionCommon):
             "Extra machine, 16/03-31/03 (prorated: 16/31 days): $\xa030.97", message
         )
 
+    def test_new_commitment_copies_the_lines_that_go_on(self):
+        contract = self._start()
+        with freeze_time("2027-03-16"):
+            contract.line_ids.quantity = 2
+        proposal = contract.copy()
+        self.assertEqual(proposal.line_ids.mapped("quantity"), [2.0])
+        self.assertFalse(proposal.line_ids.date_start)
+
     # --- reports ------------------------------------------------------------------
 
     def test_mrr_movements(self):
