@@ -221,6 +221,16 @@ class TestBillingProcesses(BaseCase):
             # Every due period billed, none twice, none missing; all posted
             # and sent.
             self.assertEqual(len(billed), len(set(billed)))
+            missing = env["subscription.contract"].browse(
+                {contract_id for contract_id, __, __ in expected - set(billed)}
+            )
+            self.assertFalse(
+                missing,
+                [
+                    (c.id, c.next_period_start, c.billing_error, c.invoice_ids.ids)
+                    for c in missing[:5]
+                ],
+            )
             self.assertEqual(set(billed), expected)
             self.assertEqual(set(moves.mapped("state")), {"posted"})
             self.assertFalse(moves.filtered("subscription_to_send"))
@@ -237,8 +247,10 @@ class TestBillingProcesses(BaseCase):
                 done.setdefault(run["xmlid"], []).append(
                     sum(call[0] for call in run["calls"])
                 )
-        # Each contract and invoice handled by one process only.
-        self.assertEqual(sum(done[BILLING]), len(contract_ids))
+        # Every contract handled (a batch that met the other process's invoice
+        # numbers is counted each time it is tried: it is left for a next call,
+        # unflagged), and each invoice sent by one process only.
+        self.assertGreaterEqual(sum(done[BILLING]), len(contract_ids))
         self.assertEqual(sum(done[SENDING]), len(expected))
         _logger.info(
             "Two processes (pids %s) billed %s due periods of %s contracts exactly "
