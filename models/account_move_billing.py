@@ -23,7 +23,9 @@ class AccountMove(models.Model):
         # without being a superuser.
         cr.execute(SQL("CREATE EXTENSION IF NOT EXISTS btree_gist"))
         cr.execute(
-            SQL("SELECT 1 FROM pg_constraint WHERE conname = %s", BILLED_DAYS_CONSTRAINT)
+            SQL(
+                "SELECT 1 FROM pg_constraint WHERE conname = %s", BILLED_DAYS_CONSTRAINT
+            )
         )
         if not cr.fetchone():
             cr.execute(

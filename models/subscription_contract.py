@@ -1409,14 +1409,21 @@ class SubscriptionContract(models.Model):
         )._post(soft=False)
         return moves
 
-    def _generate_invoices(self, today=None, raise_errors=False, ahead=False):
+    def _generate_invoices(
+        self, today=None, raise_errors=False, ahead=False, retry=None
+    ):
         """Invoice every due period of the contracts, exactly once.
 
         Rows are locked first, so that two workers never bill the same contract at
-        once; a partial unique index on (contract, period start) is the last line
-        of defence. All invoices are created in one batch; if the batch fails, each
+        once; an exclusion constraint on the billed days is the last line of
+        defence. All invoices are created in one batch; if the batch fails, each
         contract is retried alone in its own savepoint so that one bad contract
-        (no income account, archived product...) is flagged and the others billed.
+        (archived product, locked period...) is flagged and the others billed.
+
+        ``retry``: a list that receives the ids of the contracts left for a next
+        call because of another transaction (two workers posting in the same
+        journal at once: this transaction's snapshot cannot see the invoice
+        numbers the other one just committed). They are not flagged as errors.
         """
         contracts = self._lock_for_billing(nowait=raise_errors)
         failed = self.browse()
@@ -1433,7 +1440,11 @@ class SubscriptionContract(models.Model):
                 moves = contracts._create_invoices(
                     *contracts._prepare_billing(today, ahead=ahead)
                 )
-        except Exception:  # pylint: disable=broad-except
+        except Exception as error:  # pylint: disable=broad-except
+            if retry is not None and is_concurrency_error(error):
+                _logger.info("Batch billing met another worker, left for the next call")
+                retry.extend(contracts.ids)
+                return self.env["account.move"]
             _logger.info("Batch billing failed, retrying the contracts one by one")
             moves = None
         if moves is None:
@@ -1446,6 +1457,9 @@ class SubscriptionContract(models.Model):
                         )
                 except Exception as error:  # pylint: disable=broad-except
                     failed |= contract
+                    if retry is not None and is_concurrency_error(error):
+                        retry.append(contract.id)
+                        continue
                     contract._log_billing_error(error)
         (contracts - failed).filtered("billing_error_date").write(
             {"billing_error": False, "billing_error_date": False}
@@ -1507,12 +1521,14 @@ class SubscriptionContract(models.Model):
         sending never undoes billing."""
         domain = self._get_billing_due_domain()
         contracts = self._claim_for_billing(domain, batch_size)
-        contracts._generate_invoices()
+        retry = []
+        contracts._generate_invoices(retry=retry)
         # The truth for the runner: every contract still due, those another worker
-        # holds included (a contract just handled that stays due is not counted,
-        # so that a contract that cannot move on never makes the runner loop).
+        # holds and those left for a next call included (a contract just handled
+        # that stays due is not counted, so that it never makes the runner loop).
+        handled = contracts - self.browse(retry)
         remaining = self.search_count(
-            expression.AND([domain, [("id", "not in", contracts.ids)]])
+            expression.AND([domain, [("id", "not in", handled.ids)]])
         )
         self.env["ir.cron"]._notify_progress(done=len(contracts), remaining=remaining)
         if contracts:
@@ -1841,6 +1857,23 @@ class SubscriptionContract(models.Model):
                     ),
                     subtype_xmlid="mail.mt_note",
                 )
+
+
+def is_concurrency_error(error):
+    """True for the errors another transaction causes, that a new transaction
+    (a next call of the cron) does not meet again."""
+    if isinstance(
+        error,
+        psycopg2.errors.SerializationFailure
+        | psycopg2.errors.DeadlockDetected
+        | psycopg2.errors.LockNotAvailable
+        | psycopg2.errors.ExclusionViolation,
+    ):
+        return True
+    # Invoice numbers committed by another worker after this transaction began.
+    return isinstance(error, psycopg2.errors.UniqueViolation) and (
+        getattr(error.diag, "constraint_name", None) == "account_move_unique_name"
+    )
 
 
 def qr_code_data_uri(text):

@@ -190,10 +190,12 @@ class TestBillingDays(SubscriptionCommon):
             self.assertEqual((line.price_unit, line.quantity), (price, quantity))
         # The case of the issue: 7 x 100.00 from 10 February, 50 of 90 days.
         seven = contracts.filtered(
-            lambda c: c.line_ids.quantity == 7
-            and not c.line_ids.discount
-            and c.line_ids.price_unit == 100.0
-            and c.date_start == D("2027-02-10")
+            lambda c: (
+                c.line_ids.quantity == 7
+                and not c.line_ids.discount
+                and c.line_ids.price_unit == 100.0
+                and c.date_start == D("2027-02-10")
+            )
         )
         self.assertEqual(self._invoices(seven)[0].amount_untaxed, 388.89)
 
@@ -364,8 +366,9 @@ class TestBillingDays(SubscriptionCommon):
             raise RuntimeError("mail server on fire")
 
         # A sending failure keeps the invoice billed and posted.
-        with freeze_time("2027-01-11"), patch.object(
-            move_model, "_subscription_send", broken
+        with (
+            freeze_time("2027-01-11"),
+            patch.object(move_model, "_subscription_send", broken),
         ):
             contract.action_invoice_now()
         february = self._invoices(contract)[1]

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from dateutil.relativedelta import relativedelta
@@ -87,6 +88,23 @@ class TestBillingProcesses(BaseCase):
             ids = tuple(self.contract_ids)
             cr.execute(
                 SQL(
+                    """
+                    DELETE FROM account_partial_reconcile WHERE debit_move_id IN (
+                        SELECT l.id FROM account_move_line l JOIN account_move m
+                          ON m.id = l.move_id
+                         WHERE m.subscription_contract_id IN %s
+                    ) OR credit_move_id IN (
+                        SELECT l.id FROM account_move_line l JOIN account_move m
+                          ON m.id = l.move_id
+                         WHERE m.subscription_contract_id IN %s
+                    )
+                    """,
+                    ids,
+                    ids,
+                )
+            )
+            cr.execute(
+                SQL(
                     "DELETE FROM account_move WHERE subscription_contract_id IN %s",
                     ids,
                 )
@@ -106,8 +124,6 @@ class TestBillingProcesses(BaseCase):
             get_db_name(),
             "--log-level=warn",
             "--max-cron-threads=0",
-            # Reports render as HTML, as in the test process (no wkhtmltopdf).
-            "--test-enable",
         ]
         for key in ("db_host", "db_port", "db_user", "db_password"):
             if config.get(key):
@@ -142,6 +158,15 @@ class TestBillingProcesses(BaseCase):
         )
         return process, result
 
+    def _ready(self, process, result):
+        """Wait until the worker has loaded Odoo."""
+        ready = Path(f"{result}.ready")
+        for __ in range(6000):
+            if ready.exists() or process.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.assertTrue(ready.exists(), "the worker could not load Odoo")
+
     def _wait(self, process, result):
         output, __ = process.communicate(timeout=900)
         self.assertEqual(process.returncode, 0, output[-3000:])
@@ -171,9 +196,7 @@ class TestBillingProcesses(BaseCase):
         with self.registry.cursor() as cr:
             today = self._env(cr).company._subscription_today()
         # 1, 2 or 3 due monthly periods per contract, on various days.
-        starts = [
-            today - relativedelta(months=i % 3, days=i % 7) for i in range(300)
-        ]
+        starts = [today - relativedelta(months=i % 3, days=i % 7) for i in range(300)]
         contract_ids = self._create_contracts(starts, "Duo")
         with self.registry.cursor() as cr:
             expected = self._due_periods(self._env(cr), contract_ids)
@@ -188,12 +211,26 @@ class TestBillingProcesses(BaseCase):
             env = self._env(cr)
             moves = self._billed(env, contract_ids)
             billed = [
-                (m.subscription_contract_id.id, m.subscription_period_start, m.subscription_period_end)
+                (
+                    m.subscription_contract_id.id,
+                    m.subscription_period_start,
+                    m.subscription_period_end,
+                )
                 for m in moves
             ]
             # Every due period billed, none twice, none missing; all posted
             # and sent.
             self.assertEqual(len(billed), len(set(billed)))
+            missing = env["subscription.contract"].browse(
+                {contract_id for contract_id, __, __ in expected - set(billed)}
+            )
+            self.assertFalse(
+                missing,
+                [
+                    (c.id, c.next_period_start, c.billing_error, c.invoice_ids.ids)
+                    for c in missing[:5]
+                ],
+            )
             self.assertEqual(set(billed), expected)
             self.assertEqual(set(moves.mapped("state")), {"posted"})
             self.assertFalse(moves.filtered("subscription_to_send"))
@@ -210,8 +247,10 @@ class TestBillingProcesses(BaseCase):
                 done.setdefault(run["xmlid"], []).append(
                     sum(call[0] for call in run["calls"])
                 )
-        # Each contract and invoice handled by one process only.
-        self.assertEqual(sum(done[BILLING]), len(contract_ids))
+        # Every contract handled (a batch that met the other process's invoice
+        # numbers is counted each time it is tried: it is left for a next call,
+        # unflagged), and each invoice sent by one process only.
+        self.assertGreaterEqual(sum(done[BILLING]), len(contract_ids))
         self.assertEqual(sum(done[SENDING]), len(expected))
         _logger.info(
             "Two processes (pids %s) billed %s due periods of %s contracts exactly "
@@ -270,6 +309,9 @@ class TestBillingProcesses(BaseCase):
             invoice = env["subscription.contract"].browse(paid_id)._generate_invoices()
             self.assertTrue(invoice.subscription_to_send)
             invoice_id = invoice.id
+        start_file = self.tmp / "go"
+        worker = self._spawn("cron", start_file, BILLING, SENDING)
+        self._ready(*worker)
         with self.registry.cursor() as accountant_cr:
             # An accountant registers the payment; not committed yet, the
             # invoice's row is locked meanwhile.
@@ -280,9 +322,8 @@ class TestBillingProcesses(BaseCase):
             ).create({})._create_payments()
             env.flush_all()
             self.assertEqual(invoice.payment_state, "paid")
-            start_file = self.tmp / "go"
             start_file.touch()
-            data = self._wait(*self._spawn("cron", start_file, BILLING, SENDING))
+            data = self._wait(*worker)
             accountant_cr.commit()
         billing, sending = data["runs"]
         self.assertEqual(billing["status"], "fully done", billing)
