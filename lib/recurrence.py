@@ -242,3 +242,33 @@ def proration_ratio(period, paused=()):
     suspended ones, over the days of the natural period."""
     days = period.days - overlap_days(period.start, period.end, paused)
     return max(days, 0) / period.full_days
+
+
+def unbilled_parts(period, billed):
+    """The parts of ``period`` whose days are in none of the ``billed`` ranges
+    ((start, end) pairs, both days included), oldest first. Each part keeps the
+    natural period of ``period``, so that it is prorated over the same days."""
+    parts = []
+    cursor = period.start
+    for start, end in sorted(billed):
+        if end < cursor or start > period.end:
+            continue
+        if start > cursor:
+            parts.append(
+                Period(
+                    cursor,
+                    start - ONE_DAY,
+                    period.full_start,
+                    period.full_end,
+                    period.invoice_date,
+                )
+            )
+        cursor = max(cursor, end + ONE_DAY)
+        if cursor > period.end:
+            return parts
+    parts.append(
+        Period(
+            cursor, period.end, period.full_start, period.full_end, period.invoice_date
+        )
+    )
+    return parts

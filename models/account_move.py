@@ -173,18 +173,7 @@ class AccountMove(models.Model):
 
     def init(self):
         res = super().init()
-        # Exactly once: one non-cancelled invoice per contract and period.
-        self.env.cr.execute(
-            SQL(
-                """
-                CREATE UNIQUE INDEX IF NOT EXISTS account_move_subscription_period_uniq
-                ON account_move (subscription_contract_id, subscription_period_start)
-                 WHERE subscription_contract_id IS NOT NULL
-                   AND subscription_period_start IS NOT NULL
-                   AND state != 'cancel'
-                """
-            )
-        )
+        # Exactly once: see account_move_billing.py (no day billed twice).
         self.env.cr.execute(
             SQL(
                 """
@@ -579,14 +568,15 @@ class AccountMove(models.Model):
         return True
 
     def _check_period_free(self):
-        """A cancelled subscription invoice cannot come back while its period was
-        billed again by another invoice."""
+        """A cancelled subscription invoice cannot come back while any of its days
+        was billed again by another invoice."""
         for move in self:
             other = self.search(
                 [
                     ("id", "!=", move.id),
                     ("subscription_contract_id", "=", move.subscription_contract_id.id),
-                    ("subscription_period_start", "=", move.subscription_period_start),
+                    ("subscription_period_start", "<=", move.subscription_period_end),
+                    ("subscription_period_end", ">=", move.subscription_period_start),
                     ("state", "!=", "cancel"),
                 ],
                 limit=1,
@@ -603,15 +593,3 @@ class AccountMove(models.Model):
                         other=other.display_name,
                     )
                 )
-
-    @api.model
-    def _cron_subscription_send(self, batch_size):
-        """Send a batch of posted subscription invoices; return how many wait."""
-        domain = self._get_subscription_send_domain()
-        moves = self.search(domain, limit=batch_size)
-        # Each invoice that cannot be sent stays to send, with its error, and is
-        # left out of the next calls of today (see _subscription_send).
-        moves._subscription_send()
-        if len(moves) < batch_size:
-            return 0
-        return self.search_count(domain)

@@ -864,7 +864,9 @@ class SubscriptionContract(models.Model):
                     contract=self.name,
                 )
             )
-        moves._subscription_send()
+        # Billed and posted; now sent through the path of the sending cron, with
+        # its guarantees (what cannot be sent here is left to the cron).
+        moves.filtered(lambda m: m.state == "posted")._subscription_send_now()
         return self.action_view_invoices()
 
     def action_preview_next_invoice(self):
@@ -884,7 +886,11 @@ class SubscriptionContract(models.Model):
             "%(untaxed)s untaxed, %(total)s taxes included.",
             contract=self.name,
             date=format_date(self.env, period.invoice_date),
-            period=self._get_period_label(period, self.env.lang),
+            period=self._get_period_label(
+                period,
+                self.env.lang,
+                recurrence.proration_ratio(period, self._get_pause_intervals()),
+            ),
             untaxed=self.currency_id.format(untaxed),
             total=self.currency_id.format(total),
         )
@@ -1178,44 +1184,66 @@ class SubscriptionContract(models.Model):
             ]
         )
 
-    def _get_period_label(self, period, lang):
-        """'Period from 01/02/2027 to 28/02/2027' in the customer's language."""
+    def _get_period_label(self, period, lang, ratio=None):
+        """'Period from 01/02/2027 to 28/02/2027' in the customer's language,
+        with '(prorated: 21/31 days)' when fewer days than the whole period are
+        billed (a start, an end, a suspension: ``ratio`` of the period)."""
         env = self.with_context(lang=lang).env
         label = env._(
             "Period from %(start)s to %(end)s",
             start=format_date(env, period.start, lang_code=lang),
             end=format_date(env, period.end, lang_code=lang),
         )
-        if not period.is_full:
+        days = period.days if ratio is None else round(ratio * period.full_days)
+        if days != period.full_days:
             label = env._(
                 "%(label)s (prorated: %(days)s/%(full_days)s days)",
                 label=label,
-                days=period.days,
+                days=days,
                 full_days=period.full_days,
             )
         return label
 
     def _get_period_amounts(self, period):
-        """(untaxed, taxed) amounts the invoice of ``period`` will carry."""
+        """(untaxed, taxed) amounts the invoice of ``period`` will carry, computed
+        as the invoice computes them (line totals prorated, then rounded)."""
         self.ensure_one()
         ratio = recurrence.proration_ratio(period, self._get_pause_intervals())
-        untaxed = total = 0.0
-        for line in self.line_ids:
-            price = line.price_unit * ratio * (1 - (line.discount or 0.0) / 100.0)
-            taxes = line.tax_ids.compute_all(
-                price,
-                currency=self.currency_id,
+        tax_model = self.env["account.tax"]
+        base_lines = [
+            tax_model._prepare_base_line_for_taxes_computation(
+                line,
+                price_unit=line.price_unit * ratio,
                 quantity=line.quantity,
-                product=line.product_id,
-                partner=self.partner_id,
+                discount=line.discount,
+                tax_ids=line.tax_ids,
+                currency_id=self.currency_id,
+                product_id=line.product_id,
+                partner_id=self.partner_invoice_id or self.partner_id,
             )
-            untaxed += taxes["total_excluded"]
-            total += taxes["total_included"]
-        return untaxed, total
+            for line in self.line_ids
+        ]
+        tax_model._add_tax_details_in_base_lines(base_lines, self.company_id)
+        tax_model._round_base_lines_tax_details(base_lines, self.company_id)
+        summary = tax_model._get_tax_totals_summary(
+            base_lines, self.currency_id, self.company_id
+        )
+        return summary["base_amount_currency"], summary["total_amount_currency"]
 
     def _prepare_invoice_line_vals(self, line, period, ratio, period_label):
-        """Values of the invoice line billing ``line`` for ``period``."""
+        """Values of the invoice line billing ``line`` for ``period``: the
+        contract's unit price and quantity, the total prorated by ``ratio``."""
         self.ensure_one()
+        if line.product_id and not line.product_id.active:
+            raise UserError(
+                _(
+                    "Product %(product)s of contract %(contract)s is archived: "
+                    "replace it on the contract, or restore the product, then "
+                    "invoice again.",
+                    product=line.product_id.display_name,
+                    contract=self.name,
+                )
+            )
         return {
             "display_type": "product",
             "sequence": line.sequence,
@@ -1223,7 +1251,8 @@ class SubscriptionContract(models.Model):
             "name": f"{line.name}\n{period_label}",
             "quantity": line.quantity,
             "product_uom_id": line.product_uom_id.id,
-            "price_unit": line.price_unit * ratio,
+            "price_unit": line.price_unit,
+            "subscription_proration": ratio if ratio != 1 else 0.0,
             "discount": line.discount,
             "tax_ids": [Command.set(line.tax_ids.ids)],
         }
@@ -1233,7 +1262,7 @@ class SubscriptionContract(models.Model):
         self.ensure_one()
         lang = self.partner_invoice_id.lang or self.partner_id.lang or self.env.lang
         ratio = recurrence.proration_ratio(period, self._get_pause_intervals())
-        label = self._get_period_label(period, lang)
+        label = self._get_period_label(period, lang, ratio)
         journal = self.journal_id or self.env["account.journal"].search(
             [
                 *self.env["account.journal"]._check_company_domain(self.company_id),
@@ -1313,38 +1342,40 @@ class SubscriptionContract(models.Model):
             if not periods and ahead:
                 period = contract._get_period_from(contract.next_period_start)
                 if period:
-                    period.invoice_date = min(period.invoice_date, contract_today)
                     periods = [period]
-            todo.extend((contract, period) for period in periods)
+            todo.extend((contract, period, contract_today) for period in periods)
         handled = {}
-        for contract, period in todo:
+        for contract, period, __ in todo:
             handled.setdefault(contract, []).append(period)
         if not todo:
             return [], handled
-        billed = set(
-            self.env["account.move"]
-            .sudo()
-            ._read_group(
-                [
-                    ("subscription_contract_id", "in", self.ids),
-                    ("state", "!=", "cancel"),
-                    (
-                        "subscription_period_start",
-                        "in",
-                        list({period.start for __, period in todo}),
-                    ),
-                ],
-                ["subscription_contract_id", "subscription_period_start:day"],
-            )
+        # No day billed twice: leave out the days that non-cancelled invoices
+        # already bill (a period rebuilt after a cancellation or a renewal, a next
+        # period start moved back by a manager). One query for the batch.
+        billed = self.env["account.move"]._get_billed_ranges(
+            self, min(period.start for __, period, __ in todo)
         )
+        for contract, periods in handled.items():
+            # Days just after the handled periods already billed (the next period
+            # after a cancelled one, billed ahead): the next period starts after.
+            day = max(period.end for period in periods) + recurrence.ONE_DAY
+            for start, end in sorted(billed.get(contract.id, [])):
+                if start <= day <= end:
+                    periods.append(recurrence.Period(start, end, start, end, start))
+                    day = end + recurrence.ONE_DAY
         result = []
-        for contract, period in todo:
-            if (contract, period.start) in billed:
-                continue
-            ratio = recurrence.proration_ratio(period, contract._get_pause_intervals())
-            if not ratio:
-                continue  # wholly suspended: nothing to bill
-            result.append((contract, period, contract._prepare_invoice_vals(period)))
+        for contract, period, day in todo:
+            for part in recurrence.unbilled_parts(period, billed.get(contract.id, [])):
+                ratio = recurrence.proration_ratio(
+                    part, contract._get_pause_intervals()
+                )
+                if not ratio:
+                    continue  # wholly suspended: nothing to bill
+                # An invoice is dated the day it is made, never before (catch-up
+                # runs, resumed contracts, periods billed again): the billed period
+                # is on its lines; in advance on its day, that is the period start.
+                part.invoice_date = day
+                result.append((contract, part, contract._prepare_invoice_vals(part)))
         return result, handled
 
     def _advance_billing(self, periods_by_contract):
@@ -1379,14 +1410,21 @@ class SubscriptionContract(models.Model):
         )._post(soft=False)
         return moves
 
-    def _generate_invoices(self, today=None, raise_errors=False, ahead=False):
+    def _generate_invoices(
+        self, today=None, raise_errors=False, ahead=False, retry=None
+    ):
         """Invoice every due period of the contracts, exactly once.
 
         Rows are locked first, so that two workers never bill the same contract at
-        once; a partial unique index on (contract, period start) is the last line
-        of defence. All invoices are created in one batch; if the batch fails, each
+        once; an exclusion constraint on the billed days is the last line of
+        defence. All invoices are created in one batch; if the batch fails, each
         contract is retried alone in its own savepoint so that one bad contract
-        (no income account, archived product...) is flagged and the others billed.
+        (archived product, locked period...) is flagged and the others billed.
+
+        ``retry``: a list that receives the ids of the contracts left for a next
+        call because of another transaction (two workers posting in the same
+        journal at once: this transaction's snapshot cannot see the invoice
+        numbers the other one just committed). They are not flagged as errors.
         """
         contracts = self._lock_for_billing(nowait=raise_errors)
         failed = self.browse()
@@ -1403,7 +1441,11 @@ class SubscriptionContract(models.Model):
                 moves = contracts._create_invoices(
                     *contracts._prepare_billing(today, ahead=ahead)
                 )
-        except Exception:  # pylint: disable=broad-except
+        except Exception as error:  # pylint: disable=broad-except
+            if retry is not None and is_concurrency_error(error):
+                _logger.info("Batch billing met another worker, left for the next call")
+                retry.extend(contracts.ids)
+                return self.env["account.move"]
             _logger.info("Batch billing failed, retrying the contracts one by one")
             moves = None
         if moves is None:
@@ -1416,6 +1458,9 @@ class SubscriptionContract(models.Model):
                         )
                 except Exception as error:  # pylint: disable=broad-except
                     failed |= contract
+                    if retry is not None and is_concurrency_error(error):
+                        retry.append(contract.id)
+                        continue
                     contract._log_billing_error(error)
         (contracts - failed).filtered("billing_error_date").write(
             {"billing_error": False, "billing_error_date": False}
@@ -1443,17 +1488,58 @@ class SubscriptionContract(models.Model):
         )
 
     @api.model
+    def _claim_for_billing(self, domain, limit):
+        """Lock up to ``limit`` contracts of ``domain`` for this transaction,
+        oldest due first, skipping those another worker holds (SKIP LOCKED), so
+        that concurrent workers take different contracts."""
+        query = self._search(domain, order="next_invoice_date, id", limit=limit)
+        claim = SQL(
+            "%s FOR NO KEY UPDATE OF %s SKIP LOCKED",
+            query.select(SQL.identifier(self._table, "id")),
+            SQL.identifier(self._table),
+        )
+        self.env.flush_query(claim)
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(claim, log_exceptions=False)
+                return self.browse(row[0] for row in self.env.cr.fetchall())
+        except psycopg2.errors.SerializationFailure:
+            # A contract was billed and committed by another worker since this
+            # transaction began: claim one by one, skipping those.
+            _logger.info("Contracts billed meanwhile, claiming one by one")
+        claimed = self.browse()
+        for contract in self.search(domain, order="next_invoice_date, id"):
+            claimed |= contract._lock_for_billing()
+            if len(claimed) >= limit:
+                break
+        return claimed
+
+    @api.model
     def _cron_generate_invoices(self, batch_size=200):
-        """Daily: invoice the due periods of a bounded batch of contracts; the cron
-        runner commits after each batch and calls again while work remains."""
+        """Daily: invoice the due periods of a bounded batch of contracts. The
+        cron runner commits after each call and calls again while work remains.
+        Sending is another scheduled action, another transaction: a failure while
+        sending never undoes billing."""
         domain = self._get_billing_due_domain()
-        contracts = self.search(domain, order="next_invoice_date, id", limit=batch_size)
-        contracts._generate_invoices()
-        remaining = self.search_count(domain) if len(contracts) == batch_size else 0
-        # Then send what was posted: in its own step, so that a crash between the
-        # two never loses an invoice (it stays flagged and is sent on the next run).
-        remaining += self.env["account.move"]._cron_subscription_send(batch_size)
+        contracts = self._claim_for_billing(domain, batch_size)
+        retry = []
+        contracts._generate_invoices(retry=retry)
+        # The truth for the runner: every contract still due, those another worker
+        # holds and those left for a next call included (a contract just handled
+        # that stays due is not counted, so that it never makes the runner loop).
+        handled = contracts - self.browse(retry)
+        remaining = self.search_count(
+            expression.AND([domain, [("id", "not in", handled.ids)]])
+        )
         self.env["ir.cron"]._notify_progress(done=len(contracts), remaining=remaining)
+        if contracts:
+            # Send what was just posted right after this run.
+            send_cron = self.env.ref(
+                "subscription_billing.ir_cron_subscription_send",
+                raise_if_not_found=False,
+            )
+            if send_cron:
+                send_cron._trigger()
 
     def _suspend_for_non_payment(self, day):
         """Suspended by the last step of a payment reminder policy."""
@@ -1851,6 +1937,23 @@ class SubscriptionContract(models.Model):
                     ),
                     subtype_xmlid="mail.mt_note",
                 )
+
+
+def is_concurrency_error(error):
+    """True for the errors another transaction causes, that a new transaction
+    (a next call of the cron) does not meet again."""
+    if isinstance(
+        error,
+        psycopg2.errors.SerializationFailure
+        | psycopg2.errors.DeadlockDetected
+        | psycopg2.errors.LockNotAvailable
+        | psycopg2.errors.ExclusionViolation,
+    ):
+        return True
+    # Invoice numbers committed by another worker after this transaction began.
+    return isinstance(error, psycopg2.errors.UniqueViolation) and (
+        getattr(error.diag, "constraint_name", None) == "account_move_unique_name"
+    )
 
 
 def qr_code_data_uri(text):

@@ -19,3 +19,7 @@ from . import test_portal_input
 from . import test_portal_tour
 from . import test_portal_content
 from . import test_sending
+from . import test_amendment
+from . import test_amendment_concurrency
+from . import test_billing_days
+from . import test_billing_processes

@@ -20,8 +20,10 @@ class TestBilling(SubscriptionCommon):
         return contract
 
     def _run_cron(self, day):
+        """The daily run: billing, then sending (two scheduled actions)."""
         with freeze_time(day):
             self.env["subscription.contract"]._cron_generate_invoices()
+            self.env["account.move"]._cron_subscription_send()
 
     def _invoices(self, contract):
         return self.env["account.move"].search(
@@ -77,10 +79,16 @@ class TestBilling(SubscriptionCommon):
         self._run_cron("2027-04-15")
         invoices = self._invoices(contract)
         self.assertEqual(
-            [m.invoice_date for m in invoices],
+            invoices.mapped("subscription_period_start"),
             [D("2027-01-01"), D("2027-02-01"), D("2027-03-01"), D("2027-04-01")],
         )
-        # Created oldest first.
+        # Dated the day they are made, never in the past; due dates follow.
+        self.assertEqual(
+            invoices.mapped("invoice_date"),
+            [D("2027-01-01"), D("2027-04-15"), D("2027-04-15"), D("2027-04-15")],
+        )
+        self.assertTrue(all(m.invoice_date_due >= m.invoice_date for m in invoices))
+        # Created oldest first, numbered in the order of their dates.
         self.assertEqual(invoices.sorted("id"), invoices)
         self.assertEqual(contract.next_invoice_date, D("2027-05-01"))
 
@@ -109,7 +117,7 @@ class TestBilling(SubscriptionCommon):
         contract = self._start(date_start="2027-01-31")
         self._run_cron("2027-03-31")
         self.assertEqual(
-            [m.invoice_date for m in self._invoices(contract)],
+            self._invoices(contract).mapped("subscription_period_start"),
             [D("2027-01-31"), D("2027-02-28"), D("2027-03-31")],
         )
 
@@ -239,20 +247,44 @@ class TestBilling(SubscriptionCommon):
         self._run_cron("2027-01-05")
         self.assertEqual(len(self._invoices(contract)), 1)
 
-    def test_unique_index_refuses_a_second_invoice_for_a_period(self):
+    def test_postgresql_refuses_a_day_billed_twice(self):
         contract = self._start(date_start="2027-01-01")
         self._run_cron("2027-01-01")
         invoice = self._invoices(contract)
-        with mute_logger("odoo.sql_db"), self.assertRaises(Exception) as caught:
-            with self.env.cr.savepoint():
-                invoice.copy(
-                    {
-                        "subscription_contract_id": contract.id,
-                        "subscription_period_start": "2027-01-01",
-                    }
-                ).action_post()
-                self.env.flush_all()
-        self.assertIn("account_move_subscription_period_uniq", str(caught.exception))
+        # Same start, or only some days in common (15-31 January): refused.
+        for start, end in (("2027-01-01", "2027-01-31"), ("2027-01-15", "2027-02-14")):
+            with mute_logger("odoo.sql_db"), self.assertRaises(Exception) as caught:
+                with self.env.cr.savepoint():
+                    invoice.copy(
+                        {
+                            "subscription_contract_id": contract.id,
+                            "subscription_period_start": start,
+                            "subscription_period_end": end,
+                        }
+                    )
+                    self.env.flush_all()
+            self.assertIn(
+                "account_move_subscription_billed_days_excl", str(caught.exception)
+            )
+        # The next days, or the same days of a cancelled invoice, are accepted.
+        with self.env.cr.savepoint():
+            other = invoice.copy(
+                {
+                    "subscription_contract_id": contract.id,
+                    "subscription_period_start": "2027-02-01",
+                    "subscription_period_end": "2027-02-28",
+                }
+            )
+            other.button_cancel()
+            self.env.flush_all()
+            invoice.copy(
+                {
+                    "subscription_contract_id": contract.id,
+                    "subscription_period_start": "2027-02-01",
+                    "subscription_period_end": "2027-02-28",
+                }
+            )
+            self.env.flush_all()
 
     def test_failing_contract_in_batch_is_flagged_others_billed(self):
         good = self._start(date_start="2027-01-01")
@@ -490,4 +522,4 @@ class TestBilling(SubscriptionCommon):
 
 # Queries to bill and post 10 one-line contracts in one batch (measured; see
 # tools/bench.py for the figures per invoice at scale).
-QUERIES_10 = 305
+QUERIES_10 = 309

@@ -39,9 +39,10 @@ class TestPaymentResume(SubscriptionCommon):
         return contract
 
     def _day(self, day):
-        """What the crons do on ``day``: bill, then remind."""
+        """What the crons do on ``day``: bill, send, then remind."""
         with freeze_time(day):
             self.env["subscription.contract"]._cron_generate_invoices()
+            self.env["account.move"]._cron_subscription_send()
             self.env["account.move"]._cron_send_reminders()
 
     def _pay(self, moves, day, payment_date=None):

@@ -100,7 +100,7 @@ class TestRenewal(SubscriptionCommon):
         contract = self._start()
         self.assertEqual(contract._get_renewed_amount(), 105.0)
         self._renewals("2028-01-01")
-        self.assertEqual(contract.line_ids.price_unit, 105.0)
+        self.assertEqual(contract.current_line_ids.price_unit, 105.0)
         self.assertEqual(contract.recurring_amount_untaxed, 105.0)
 
     def test_expiry_closes_with_its_reason(self):
@@ -140,8 +140,8 @@ class TestRenewal(SubscriptionCommon):
             self.assertEqual(form.new_end, D("2029-12-31"))
             form.save().action_renew()
         self.assertEqual(contract.date_end, D("2029-12-31"))
-        self.assertEqual(contract.line_ids.quantity, 2)
-        self.assertEqual(contract.line_ids.price_unit, 110.0)
+        self.assertEqual(contract.current_line_ids.quantity, 2)
+        self.assertEqual(contract.current_line_ids.price_unit, 110.0)
         self.assertTrue(
             any("Lines changed" in body for body in contract.message_ids.mapped("body"))
         )

@@ -62,8 +62,10 @@ class TestSending(SubscriptionCommon):
         return contract
 
     def _run_cron(self, day):
+        """The daily run: billing, then sending (two scheduled actions)."""
         with freeze_time(day):
             self.env["subscription.contract"]._cron_generate_invoices()
+            self.env["account.move"]._cron_subscription_send()
 
     def _invoices(self, contracts):
         return self.env["account.move"].search(

@@ -239,10 +239,9 @@ def main():
         move_model = env["account.move"]
 
         def generate():
+            # What the billing cron does in one call: claim a batch, bill it.
             domain = contract_model._get_billing_due_domain()
-            batch = contract_model.search(
-                domain, order="next_invoice_date, id", limit=args.batch
-            )
+            batch = contract_model._claim_for_billing(domain, args.batch)
             moves = batch._generate_invoices()
             env.invalidate_all()
             remaining = contract_model.search_count(domain)

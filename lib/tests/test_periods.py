@@ -109,3 +109,37 @@ def test_period_index_around_month_ends():
     assert r.period_index(anchor, date(2027, 2, 27), 1, "month") == 0
     assert r.period_index(anchor, date(2027, 2, 28), 1, "month") == 1
     assert r.period_index(anchor, date(2027, 1, 30), 1, "month") == -1
+
+
+def _feb():
+    return r.Period(
+        date(2027, 2, 1),
+        date(2027, 2, 28),
+        date(2027, 2, 1),
+        date(2027, 2, 28),
+        date(2027, 2, 1),
+    )
+
+
+def test_unbilled_parts_leave_out_billed_days():
+    feb = _feb()
+    assert r.unbilled_parts(feb, []) == [feb]
+    # The renewal reproduction: 15-28 Feb billed, 1-14 Feb cancelled.
+    (part,) = r.unbilled_parts(feb, [(date(2027, 2, 15), date(2027, 2, 28))])
+    assert (part.start, part.end, part.days, part.full_days) == (
+        date(2027, 2, 1),
+        date(2027, 2, 14),
+        14,
+        28,
+    )
+    assert r.proration_ratio(part) == 0.5
+    parts = r.unbilled_parts(
+        feb,
+        [
+            (date(2027, 2, 20), date(2027, 3, 31)),
+            (date(2027, 1, 1), date(2027, 2, 3)),
+            (date(2027, 2, 10), date(2027, 2, 12)),
+        ],
+    )
+    assert [(p.start.day, p.end.day) for p in parts] == [(4, 9), (13, 19)]
+    assert r.unbilled_parts(feb, [(date(2027, 1, 1), date(2027, 3, 1))]) == []

@@ -1,0 +1,116 @@
+from odoo import fields, models, tools
+from odoo.tools import SQL
+
+
+class SubscriptionMrrMovement(models.Model):
+    """How each contract's MRR moved from one month end to the next: new,
+    expansion, contraction or churn, from the dated lines of the contracts."""
+
+    _name = "subscription.mrr.movement"
+    _description = "MRR Movement"
+    _auto = False
+    _order = "date desc, contract_id"
+    _rec_name = "contract_id"
+
+    date = fields.Date(string="Month", readonly=True)
+    contract_id = fields.Many2one("subscription.contract", readonly=True)
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
+    plan_id = fields.Many2one("subscription.plan", readonly=True)
+    user_id = fields.Many2one("res.users", string="Salesperson", readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True)
+    currency_id = fields.Many2one("res.currency", readonly=True)
+    movement = fields.Selection(
+        [
+            ("new", "New"),
+            ("expansion", "Expansion"),
+            ("contraction", "Contraction"),
+            ("churn", "Churn"),
+        ],
+        readonly=True,
+    )
+    mrr_before = fields.Monetary(string="MRR Before", readonly=True, aggregator=None)
+    mrr_after = fields.Monetary(string="MRR After", readonly=True, aggregator=None)
+    amount = fields.Monetary(
+        string="MRR Change",
+        readonly=True,
+        help="MRR at the end of the month minus MRR at the end of the month before.",
+    )
+
+    def _get_query(self):
+        # MRR of each contract at the end of every month from its start: its
+        # lines in force that day, normalised to one month; 0 once closed.
+        return SQL(
+            """
+            WITH bounds AS (
+                SELECT c.id AS contract_id,
+                       date_trunc('month', c.date_start)::date AS first_month,
+                       date_trunc('month', GREATEST(
+                           COALESCE(c.close_date, c.date_start),
+                           (SELECT COALESCE(MAX(GREATEST(l.date_start, l.date_end)),
+                                            c.date_start)
+                              FROM subscription_contract_line l
+                             WHERE l.contract_id = c.id),
+                           CURRENT_DATE
+                       ))::date + interval '1 month' AS last_month,
+                       CASE c.billing_unit
+                           WHEN 'month' THEN 1.0 / c.billing_interval
+                           WHEN 'year' THEN 1.0 / (12 * c.billing_interval)
+                           WHEN 'week' THEN (365.25 / 12 / 7) / c.billing_interval
+                           ELSE (365.25 / 12) / c.billing_interval
+                       END AS factor
+                  FROM subscription_contract c
+                 WHERE c.state NOT IN ('draft', 'cancelled')
+                   AND c.billing_interval >= 1
+            ), months AS (
+                SELECT b.contract_id, b.factor,
+                       (m + interval '1 month - 1 day')::date AS month_end
+                  FROM bounds b,
+                       generate_series(b.first_month, b.last_month,
+                                       interval '1 month') AS m
+            ), mrr AS (
+                SELECT mo.contract_id, mo.month_end,
+                       ROUND((mo.factor * COALESCE(SUM(l.price_subtotal)
+                           FILTER (WHERE (c.close_date IS NULL
+                                          OR c.close_date >= mo.month_end)
+                                     AND COALESCE(l.date_start, c.date_start)
+                                         <= mo.month_end
+                                     AND (l.date_end IS NULL
+                                          OR l.date_end >= mo.month_end)), 0)
+                       )::numeric, 2) AS mrr
+                  FROM months mo
+                  JOIN subscription_contract c ON c.id = mo.contract_id
+                  LEFT JOIN subscription_contract_line l ON l.contract_id = c.id
+                 GROUP BY mo.contract_id, mo.month_end, mo.factor
+            ), moves AS (
+                SELECT contract_id, month_end, mrr,
+                       COALESCE(LAG(mrr) OVER (
+                           PARTITION BY contract_id ORDER BY month_end), 0
+                       ) AS mrr_before
+                  FROM mrr
+            )
+            SELECT ROW_NUMBER() OVER (ORDER BY mv.month_end, mv.contract_id) AS id,
+                   date_trunc('month', mv.month_end)::date AS date,
+                   mv.contract_id, c.partner_id, c.plan_id, c.user_id,
+                   c.company_id, c.currency_id,
+                   CASE WHEN mv.mrr_before = 0 THEN 'new'
+                        WHEN mv.mrr = 0 THEN 'churn'
+                        WHEN mv.mrr > mv.mrr_before THEN 'expansion'
+                        ELSE 'contraction'
+                   END AS movement,
+                   mv.mrr_before, mv.mrr AS mrr_after,
+                   mv.mrr - mv.mrr_before AS amount
+              FROM moves mv
+              JOIN subscription_contract c ON c.id = mv.contract_id
+             WHERE mv.mrr != mv.mrr_before
+            """
+        )
+
+    def init(self):
+        tools.drop_view_if_exists(self.env.cr, self._table)
+        self.env.cr.execute(
+            SQL(
+                "CREATE OR REPLACE VIEW %s AS (%s)",
+                SQL.identifier(self._table),
+                self._get_query(),
+            )
+        )
