@@ -63,7 +63,9 @@ class TestBillingDays(SubscriptionCommon):
                 "company_id": False,
             }
         )
-        contract = self._start(plan=plan, date_start="2027-01-15")
+        # A business customer: a 1-month tacit term cannot hold the consumer
+        # notice window of L215-1.
+        contract = self._start(plan=plan, date_start="2027-01-15", customer_type="b2b")
         self.assertEqual(contract.date_end, D("2027-02-14"))
         self._bill("2027-01-15")
         self._bill("2027-02-01")
