@@ -7,6 +7,7 @@ from . import subscription_reminder_log
 from . import subscription_close_reason
 from . import subscription_plan
 from . import subscription_contract
+from . import subscription_contract_renewal
 from . import subscription_contract_line
 from . import subscription_contract_pause
 from . import subscription_contract_notice
@@ -17,7 +18,6 @@ from . import res_partner
 from . import res_partner_bank
 from . import account_move
 from . import subscription_contract_resume
-from . import subscription_contract_renewal
 from . import account_move_reminder
 from . import account_move_card
 from . import account_move_collection

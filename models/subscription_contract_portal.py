@@ -1,5 +1,7 @@
 from odoo import _, fields, models
 
+from .subscription_contract import qr_code_data_uri
+
 
 class SubscriptionContract(models.Model):
     _inherit = "subscription.contract"
@@ -7,7 +9,20 @@ class SubscriptionContract(models.Model):
     # Odoo's invoices and sale orders.
     _mail_post_access = "read"
 
+    # === COMPUTE METHODS === #
+
+    def _compute_access_url(self):
+        res = super()._compute_access_url()
+        for contract in self:
+            contract.access_url = f"/my/subscriptions/{contract.id}"
+        return res
+
     # === PORTAL AND REPORT HELPERS === #
+
+    def _get_portal_qr_code(self):
+        """PNG data URI of a QR code to this contract in the customer portal."""
+        self.ensure_one()
+        return qr_code_data_uri(self.get_base_url() + self.get_portal_url())
 
     def _get_report_base_filename(self):
         """Name of the contract PDF downloaded from the portal."""

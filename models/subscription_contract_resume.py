@@ -76,3 +76,25 @@ class SubscriptionContract(models.Model):
                 subtype_xmlid="mail.mt_note",
                 partner_ids=contract.user_id.partner_id.ids,
             )
+
+    def _suspend_for_non_payment(self, day):
+        """Suspended by the last step of a payment reminder policy."""
+        self.env["subscription.contract.pause"].create(
+            [{"contract_id": contract.id, "date_from": day} for contract in self]
+        )
+        self.write({"state": "suspended", "suspended_non_payment": True})
+        for contract in self:
+            body = _("Suspended for non-payment by the payment reminders.")
+            partners = self.env["res.partner"]
+            renews = contract.auto_renew and not contract.renewal_refused
+            if contract.date_end and renews:
+                # The salesperson is alerted: no tacit renewal while unpaid.
+                body += " " + _(
+                    "It does not renew tacitly while suspended: it resumes and "
+                    "renews when the customer pays, else it expires on %(date)s.",
+                    date=format_date(contract.env, contract.date_end),
+                )
+                partners = contract.user_id.partner_id
+            contract.message_post(
+                body=body, subtype_xmlid="mail.mt_note", partner_ids=partners.ids
+            )
