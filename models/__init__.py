@@ -9,6 +9,7 @@ from . import subscription_plan
 from . import subscription_contract
 from . import subscription_contract_renewal
 from . import subscription_contract_line
+from . import subscription_contract_billing
 from . import subscription_contract_pause
 from . import subscription_contract_notice
 from . import subscription_sepa_mandate
