@@ -103,6 +103,22 @@ class SubscriptionCommon(AccountTestInvoicingCommon):
         )
 
     @classmethod
+    def _create_portal_user(cls, login, parent=None, email=None, name=None):
+        """A portal user (password = login) who is a contact of ``parent``."""
+        user = new_test_user(
+            cls.env,
+            login=login,
+            password=login,
+            name=name or login,
+            groups="base.group_portal",
+            company_id=cls.company.id,
+            company_ids=[cls.company.id],
+        )
+        if parent:
+            user.partner_id.write({"parent_id": parent.id, "email": email})
+        return user
+
+    @classmethod
     def _create_contract(cls, partner=None, plan=None, products=None, **values):
         products = products or cls.product_maintenance
         vals = {

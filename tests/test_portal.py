@@ -1,7 +1,7 @@
 from freezegun import freeze_time
 
 from odoo.http import Request
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import HttpCase, tagged
 
 from .test_payments import PaymentCommon
 
@@ -11,26 +11,10 @@ class TestPortal(PaymentCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.portal_user = new_test_user(
-            cls.env,
-            login="portal_customer",
-            password="portal_customer",
-            name="Claire Martin",
-            groups="base.group_portal",
-            company_id=cls.company.id,
-            company_ids=[cls.company.id],
+        cls.portal_user = cls._create_portal_user(
+            "portal_customer", cls.customer, "claire@martin.example", "Claire Martin"
         )
-        cls.portal_user.partner_id.write(
-            {"parent_id": cls.customer.id, "email": "claire@martin.example"}
-        )
-        cls.stranger = new_test_user(
-            cls.env,
-            login="portal_stranger",
-            password="portal_stranger",
-            groups="base.group_portal",
-            company_id=cls.company.id,
-            company_ids=[cls.company.id],
-        )
+        cls.stranger = cls._create_portal_user("portal_stranger")
         cls.contract = cls._create_contract(date_start="2027-01-01")
         cls.contract.action_start()
         with freeze_time("2027-01-01"):

@@ -2,7 +2,7 @@ from freezegun import freeze_time
 from lxml import html
 
 from odoo import Command
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import HttpCase, tagged
 
 from .test_payments import PaymentCommon
 
@@ -14,17 +14,8 @@ class TestPortalContent(PaymentCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.portal_user = new_test_user(
-            cls.env,
-            login="content_customer",
-            password="content_customer",
-            name="Claire Martin",
-            groups="base.group_portal",
-            company_id=cls.company.id,
-            company_ids=[cls.company.id],
-        )
-        cls.portal_user.partner_id.write(
-            {"parent_id": cls.customer.id, "email": "claire@martin.example"}
+        cls.portal_user = cls._create_portal_user(
+            "content_customer", cls.customer, "claire@martin.example", "Claire Martin"
         )
         cls.contract = cls._create_contract(
             date_start="2027-01-01",

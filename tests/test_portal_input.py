@@ -6,7 +6,7 @@ from lxml import html
 
 from odoo import Command
 from odoo.http import Request
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import HttpCase, tagged
 
 from .test_payments import PaymentCommon
 
@@ -21,26 +21,10 @@ class TestPortalInput(PaymentCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.portal_user = new_test_user(
-            cls.env,
-            login="portal_owner",
-            password="portal_owner",
-            name="Claire Martin",
-            groups="base.group_portal",
-            company_id=cls.company.id,
-            company_ids=[cls.company.id],
+        cls.portal_user = cls._create_portal_user(
+            "portal_owner", cls.customer, "claire@martin.example", "Claire Martin"
         )
-        cls.portal_user.partner_id.write(
-            {"parent_id": cls.customer.id, "email": "claire@martin.example"}
-        )
-        cls.stranger = new_test_user(
-            cls.env,
-            login="portal_other",
-            password="portal_other",
-            groups="base.group_portal",
-            company_id=cls.company.id,
-            company_ids=[cls.company.id],
-        )
+        cls.stranger = cls._create_portal_user("portal_other")
         cls.stranger.partner_id.parent_id = cls.partner_a
         cls.token = cls._token(cls.customer)
         cls.other_token = cls._token(cls.partner_a)

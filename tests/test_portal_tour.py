@@ -1,6 +1,6 @@
 from freezegun import freeze_time
 
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import HttpCase, tagged
 
 from .test_payments import PaymentCommon
 
@@ -10,17 +10,8 @@ class TestPortalTour(PaymentCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.portal_user = new_test_user(
-            cls.env,
-            login="tour_customer",
-            password="tour_customer",
-            name="Claire Martin",
-            groups="base.group_portal",
-            company_id=cls.company.id,
-            company_ids=[cls.company.id],
-        )
-        cls.portal_user.partner_id.write(
-            {"parent_id": cls.customer.id, "email": "claire@martin.example"}
+        cls.portal_user = cls._create_portal_user(
+            "tour_customer", cls.customer, "claire@martin.example", "Claire Martin"
         )
         cls.card_a = cls._token(cls.customer)
         cls.card_b = cls._token(cls.customer)
