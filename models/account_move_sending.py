@@ -5,6 +5,8 @@ import psycopg2
 from odoo import api, models
 from odoo.tools import SQL
 
+from .row_claim import claim_skip_locked
+
 _logger = logging.getLogger(__name__)
 
 
@@ -21,20 +23,12 @@ class AccountMove(models.Model):
         if ids is not None:
             domain = [*domain, ("id", "in", list(ids))]
         query = self.sudo()._search(domain, order="id", limit=limit)
-        claim = SQL(
-            "%s FOR NO KEY UPDATE OF %s SKIP LOCKED",
-            query.select(SQL.identifier(self._table, "id")),
-            SQL.identifier(self._table),
-        )
-        self.env.flush_query(claim)
-        try:
-            with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(claim, log_exceptions=False)
-                return self.browse(row[0] for row in self.env.cr.fetchall())
-        except psycopg2.errors.SerializationFailure:
-            # An invoice changed since this transaction began (sent by another
-            # worker, paid by an accountant): claim one by one, skipping those.
-            _logger.info("Invoices to send changed meanwhile, claiming one by one")
+        claimed = claim_skip_locked(self, query)
+        if claimed is not None:
+            return claimed
+        # An invoice changed since this transaction began (sent by another
+        # worker, paid by an accountant): claim one by one, skipping those.
+        _logger.info("Invoices to send changed meanwhile, claiming one by one")
         claimed = self.browse()
         for move in self.sudo().search(domain, order="id"):
             try:

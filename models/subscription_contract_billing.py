@@ -8,6 +8,7 @@ from odoo.osv import expression
 from odoo.tools import SQL, format_date
 
 from ..lib import recurrence
+from .row_claim import claim_skip_locked
 from .subscription_contract import BILLABLE_STATES
 
 _logger = logging.getLogger(__name__)
@@ -470,20 +471,12 @@ class SubscriptionContract(models.Model):
         oldest due first, skipping those another worker holds (SKIP LOCKED), so
         that concurrent workers take different contracts."""
         query = self._search(domain, order="next_invoice_date, id", limit=limit)
-        claim = SQL(
-            "%s FOR NO KEY UPDATE OF %s SKIP LOCKED",
-            query.select(SQL.identifier(self._table, "id")),
-            SQL.identifier(self._table),
-        )
-        self.env.flush_query(claim)
-        try:
-            with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(claim, log_exceptions=False)
-                return self.browse(row[0] for row in self.env.cr.fetchall())
-        except psycopg2.errors.SerializationFailure:
-            # A contract was billed and committed by another worker since this
-            # transaction began: claim one by one, skipping those.
-            _logger.info("Contracts billed meanwhile, claiming one by one")
+        claimed = claim_skip_locked(self, query)
+        if claimed is not None:
+            return claimed
+        # A contract was billed and committed by another worker since this
+        # transaction began: claim one by one, skipping those.
+        _logger.info("Contracts billed meanwhile, claiming one by one")
         claimed = self.browse()
         for contract in self.search(domain, order="next_invoice_date, id"):
             claimed |= contract._lock_for_billing()
