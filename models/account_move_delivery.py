@@ -106,6 +106,21 @@ class AccountMove(models.Model):
             ]
         )
 
+    def _get_all_reconciled_invoice_partials(self):
+        # Rendering invoices ahead of sending (their payments read beforehand
+        # for the whole chunk): an invoice with nothing reconciled has no
+        # payment to print, without a query per invoice.
+        if self.env.context.get("subscription_rendering_ahead"):
+            lines = self.line_ids.filtered(
+                lambda line: (
+                    line.account_id.account_type
+                    in ("asset_receivable", "liability_payable")
+                )
+            )
+            if not (lines.matched_debit_ids or lines.matched_credit_ids):
+                return []
+        return super()._get_all_reconciled_invoice_partials()
+
     def _get_subscription_responsible(self):
         self.ensure_one()
         return (

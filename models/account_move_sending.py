@@ -80,7 +80,8 @@ class AccountMove(models.Model):
         the cron runner commits after each call and calls again while some wait.
         Return how many still wait."""
         moves = self._subscription_claim_to_send(limit=batch_size)
-        moves._subscription_send_claimed()
+        # Committed invoices only: their PDFs may be rendered ahead in threads.
+        moves.with_context(subscription_prerender=True)._subscription_send_claimed()
         # Invoices another worker holds still wait: they are counted. Those just
         # handled are not (sent, or given up with a note), so that an invoice that
         # cannot be sent never makes the runner loop.

@@ -31,7 +31,10 @@ def main():
     # Reports render as HTML, as in the test process (no wkhtmltopdf, no HTTP
     # server for its assets). Set once loaded: with it set before, loading the
     # registry would run the modules' tests.
-    odoo.tools.config["test_enable"] = True
+    # With SB_WORKER_REAL_PDF=1, reports are rendered by wkhtmltopdf as in
+    # production (assets not served: the pages are unstyled).
+    if not os.environ.get("SB_WORKER_REAL_PDF"):
+        odoo.tools.config["test_enable"] = True
     # Loaded (loading may alter tables, which waits for every open transaction
     # on them): the test may now take its locks, then start the workers.
     with open(result_file + ".ready", "w", encoding="utf-8"):

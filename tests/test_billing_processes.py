@@ -1,3 +1,4 @@
+import io
 import json
 import logging
 import os
@@ -14,12 +15,16 @@ from odoo import SUPERUSER_ID, Command, api
 from odoo.modules.registry import Registry
 from odoo.tests import BaseCase, get_db_name, tagged
 from odoo.tools import SQL, config
+from odoo.tools.pdf import OdooPdfFileReader
+
+from ..models.account_move_send import wkhtmltopdf_is_patched
 
 _logger = logging.getLogger(__name__)
 
 WORKER = Path(__file__).with_name("cron_worker.py")
 BILLING = "subscription_billing.ir_cron_subscription_billing"
 SENDING = "subscription_billing.ir_cron_subscription_send"
+SEND_LOGGER = "odoo.addons.subscription_billing.models.account_move_send"
 
 
 @tagged("post_install", "-at_install")
@@ -124,8 +129,13 @@ class TestBillingProcesses(BaseCase):
             for model, record_ids in self.record_ids.items():
                 env[model].browse(record_ids).write({"active": False})
 
-    def _spawn(self, name, start_file, *xmlids):
-        """Start a worker process running ``xmlids`` through the cron runner."""
+    def _set_report_url(self, url):
+        with self.registry.cursor() as cr:
+            self._env(cr)["ir.config_parameter"].set_param("report.url", url or False)
+
+    def _spawn(self, name, start_file, *xmlids, real_pdf=False):
+        """Start a worker process running ``xmlids`` through the cron runner
+        (``real_pdf``: PDFs rendered by wkhtmltopdf, as in production)."""
         options = [
             f"--addons-path={config['addons_path']}",
             f"--data-dir={config['data_dir']}",
@@ -134,12 +144,15 @@ class TestBillingProcesses(BaseCase):
             "--log-level=warn",
             "--max-cron-threads=0",
         ]
+        if real_pdf:
+            options.append(f"--log-handler={SEND_LOGGER}:INFO")
         for key in ("db_host", "db_port", "db_user", "db_password"):
             if config.get(key):
                 options.append(f"--{key}={config[key]}")
         result = self.tmp / f"{name}.json"
         env = dict(
             os.environ,
+            SB_WORKER_REAL_PDF="1" if real_pdf else "",
             PYTHONPATH=os.pathsep.join(
                 filter(
                     None,
@@ -179,6 +192,7 @@ class TestBillingProcesses(BaseCase):
     def _wait(self, process, result):
         output, __ = process.communicate(timeout=900)
         self.assertEqual(process.returncode, 0, output[-3000:])
+        self.output = output
         data = json.loads(result.read_text())
         return data
 
@@ -307,6 +321,57 @@ class TestBillingProcesses(BaseCase):
             billing,
             sending,
         )
+
+    def test_sending_renders_real_pdfs_ahead_each_on_its_invoice(self):
+        """The sending cron renders PDFs ahead in threads with their own cursors
+        (patched wkhtmltopdf) while it emails the previous ones: every invoice
+        gets its own PDF, read back here."""
+        patched = wkhtmltopdf_is_patched()
+        with self.registry.cursor() as cr:
+            today = self._env(cr).company._subscription_today()
+        contract_ids = self._create_contracts([today] * 25, "Rendered")
+        # wkhtmltopdf fetches the report's assets from report.url: not from this
+        # test server (it would wait for the test's cursor), from a closed port
+        # (the pages come out unstyled, at once).
+        with self.registry.cursor() as cr:
+            params = self._env(cr)["ir.config_parameter"]
+            previous = params.get_param("report.url")
+            params.set_param("report.url", "http://127.0.0.1:9")
+        self.addCleanup(self._set_report_url, previous)
+        start_file = self.tmp / "go"
+        start_file.touch()
+        data = self._wait(
+            *self._spawn("pdf", start_file, BILLING, SENDING, real_pdf=True)
+        )
+        billing, sending = data["runs"]
+        self.assertEqual(billing["status"], "fully done", billing)
+        self.assertEqual(sending["status"], "fully done", sending)
+        if patched:
+            self.assertIn(
+                "PDFs of 25 invoices rendered ahead, in 2 chunks", self.output
+            )
+        with self.registry.cursor() as cr:
+            env = self._env(cr)
+            moves = self._billed(env, contract_ids)
+            self.assertEqual(len(moves), 25)
+            self.assertFalse(moves.filtered("subscription_to_send"))
+            for move in moves:
+                pdf = move.invoice_pdf_report_id.raw
+                self.assertTrue(pdf.startswith(b"%PDF"), move.name)
+                reader = OdooPdfFileReader(io.BytesIO(pdf), strict=False)
+                self.assertEqual(reader.getNumPages(), 1, move.name)
+                text = reader.getPage(0).extractText()
+                self.assertIn(move.name, text)
+                self.assertIn(move.partner_id.name, text)
+                mail = env["mail.mail"].search(
+                    [("model", "=", "account.move"), ("res_id", "=", move.id)]
+                )
+                self.assertEqual(
+                    mail.attachment_ids.filtered(
+                        lambda a: a.mimetype == "application/pdf"
+                    ).raw,
+                    pdf,
+                )
 
     def test_payment_on_an_invoice_waiting_to_be_sent_fails_nothing(self):
         with self.registry.cursor() as cr:

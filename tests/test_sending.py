@@ -269,6 +269,115 @@ class TestSending(SubscriptionCommon):
             calls = self._send_three(patched=True)
         self.assertEqual(calls, [3, 1, 1, 1])
 
+    def test_pdfs_rendered_ahead_are_sent_with_their_einvoice(self):
+        """A PDF rendered ahead (by the sending cron's threads) is the one
+        attached and emailed, with the Factur-X embedded in it as usual; an
+        invoice without one is rendered by the sending itself."""
+        self.company.partner_id.phone = "+33 1 23 45 67 89"
+        self._add_company_bank()
+        other = self.customer.copy({"name": "Fromagerie Dubois"})
+        contracts = self._start() | self._start(partner=other)
+        with freeze_time("2027-01-01"):
+            ahead, rendered_here = contracts._generate_invoices()
+
+        def page(text):
+            buffer = io.BytesIO()
+            pdf = canvas.Canvas(buffer)
+            pdf.drawString(72, 760, text)
+            pdf.bookmarkPage("invoice")
+            pdf.addOutlineEntry(text, "invoice", level=0)
+            pdf.showPage()
+            pdf.save()
+            return buffer.getvalue()
+
+        # Real PDFs (the test mode renders HTML and keeps the XML apart); the
+        # page rendered here comes from reportlab, wkhtmltopdf needing an HTTP
+        # server.
+        calls = []
+
+        def run_wkhtmltopdf(self_, bodies, **kwargs):
+            calls.append(len(bodies))
+            return page(f"Rendered here {rendered_here.name}")
+
+        report = self.env.ref("account.account_invoices")
+        prerendered = {(report.id, ahead.id): page(f"Ahead {ahead.name}")}
+        with (
+            patch.dict(config.options, {"test_enable": False}),
+            patch.object(
+                type(self.env["ir.actions.report"]), "_run_wkhtmltopdf", run_wkhtmltopdf
+            ),
+            freeze_time("2027-01-01"),
+            mute_logger("odoo.tools.pdf"),  # fonttools is not installed here
+        ):
+            sent = (
+                (ahead | rendered_here)
+                .with_context(
+                    force_report_rendering=True, subscription_prerendered=prerendered
+                )
+                ._subscription_send()
+            )
+        self.assertEqual(sent, ahead | rendered_here)
+        # Only the invoice without a PDF rendered ahead was rendered here.
+        self.assertEqual(calls, [1])
+        for invoice, text in (
+            (ahead, f"Ahead {ahead.name}"),
+            (rendered_here, f"Rendered here {rendered_here.name}"),
+        ):
+            pdf = self._mails(invoice).attachment_ids.filtered(
+                lambda a: a.mimetype == "application/pdf"
+            )
+            self.assertEqual(pdf.raw, invoice.invoice_pdf_report_id.raw)
+            reader = OdooPdfFileReader(io.BytesIO(pdf.raw), strict=False)
+            self.assertIn(text, reader.getPage(0).extractText())
+            embedded = dict(reader.getAttachments())
+            self.assertIn(invoice.name.encode(), embedded["factur-x.xml"])
+
+    def test_pdfs_are_rendered_ahead_by_the_cron_only(self):
+        from ..models.account_move_send import InvoicePdfPrerenderer
+
+        sender = self.env["account.move.send"]
+        moves = self.env["account.move"].browse(range(1, 76))
+        chunks = InvoicePdfPrerenderer._split(moves)
+        self.assertEqual([len(chunk) for chunk in chunks], [10, 20, 30, 15])
+        self.assertEqual(sum(chunks, moves.browse()), moves)
+        # Never outside the sending cron (Invoice Now sends invoices this
+        # transaction has just posted, which another cursor cannot see), never
+        # in tests (their data is not committed), never for a handful.
+        cron = sender.with_context(subscription_prerender=True)
+        self.assertFalse(sender._subscription_can_prerender(moves))
+        self.assertFalse(cron._subscription_can_prerender(moves))
+        with patch.dict(config.options, {"test_enable": False}):
+            self.assertTrue(cron._subscription_can_prerender(moves))
+            self.assertFalse(cron._subscription_can_prerender(moves[:10]))
+            self.assertFalse(sender._subscription_can_prerender(moves))
+
+    def test_query_count_of_sending_ten_invoices(self):
+        """Pinned: sending reads taxes, tags, reports and units once per batch
+        and writes no line (see tools/bench.py for the figures at scale)."""
+        partners = self.env["res.partner"].create(
+            [{"name": f"Client {i}", "email": f"c{i}@example.com"} for i in range(10)]
+        )
+        contracts = self.env["subscription.contract"]
+        for partner in partners:
+            contracts |= self._start(partner=partner)
+        with freeze_time("2027-01-01"):
+            invoices = contracts._generate_invoices()
+        self.assertEqual(len(invoices), 10)
+        self.assertTrue(all(invoices.mapped("access_token")))
+        self.env.flush_all()
+        self.env.invalidate_all()
+        with (
+            patch.object(
+                AccountMoveSend, "_subscription_render_in_batch", return_value=True
+            ),
+            freeze_time("2027-01-01"),
+            self.assertQueryCount(SEND_QUERIES_10),
+        ):
+            sent = invoices._subscription_send()
+            self.env.flush_all()
+        self.assertEqual(len(sent), 10)
+        self.assertEqual(len(self._mails(invoices)), 10)
+
     def test_wkhtmltopdf_detection(self):
         from ..models import account_move_send
 
@@ -395,3 +504,7 @@ class TestSending(SubscriptionCommon):
         xml, __ = self.env["account.edi.xml.cii"]._export_invoice(invoice)
         self.assertIn(b"BillingSpecifiedPeriod", xml)
         self.assertIn(b"20270331", xml)
+
+
+# Queries to send 10 invoices in one batch in tests (HTML rendering; measured).
+SEND_QUERIES_10 = 414

@@ -200,14 +200,18 @@ def setup_open_invoices(env, count):
 def measure(cr, step):
     """Run ``step()`` until it returns 0 remaining, committing after each call
     as the cron runner does; return (seconds, queries, items)."""
+    from odoo import sql_db
+
     seconds = queries = items = 0
     while True:
-        before = cr.sql_log_count
+        # Every query of this process, those of the threads that render PDFs
+        # ahead with their own cursors included.
+        before = sql_db.sql_counter
         started = time.perf_counter()
         done, remaining = step()
         cr.commit()
         seconds += time.perf_counter() - started
-        queries += cr.sql_log_count - before
+        queries += sql_db.sql_counter - before
         items += done
         if not remaining or not done:
             return seconds, queries, items
@@ -273,6 +277,7 @@ def main():
             )
             mails = env["mail.mail"].search_count([("model", "=", "account.move")])
             print(f"emails queued: {mails}, invoices that could not be sent: {failed}")
+            print(check_pdfs(env))
             print(
                 f"sending (PDF + queued email): {sent} invoices in {seconds:.1f} s = "
                 f"{sent / seconds:.1f} invoices/s, "
@@ -310,6 +315,33 @@ def main():
         subprocess.run(
             ["dropdb", "--if-exists", *db_connection_args(), db], check=False
         )
+
+
+def check_pdfs(env, sample=20):
+    """Read back the PDFs of a sample of the sent invoices: each must be a
+    one-page PDF carrying its own invoice number."""
+    import random
+
+    moves = env["account.move"].search(
+        [
+            ("subscription_contract_id", "!=", False),
+            ("invoice_pdf_report_id", "!=", False),
+        ]
+    )
+    picked = random.Random(0).sample(list(moves), min(sample, len(moves)))
+    good = 0
+    for move in picked:
+        text = subprocess.run(
+            ["pdftotext", "-", "-"],
+            input=move.invoice_pdf_report_id.raw,
+            capture_output=True,
+            check=False,
+        ).stdout.decode(errors="replace")
+        good += move.name in text and text.count("\f") == 1
+    return (
+        f"PDFs read back: {good}/{len(picked)} of a sample carry their own invoice "
+        f"number on one page ({len(moves)} invoices with a PDF)"
+    )
 
 
 def db_connection_args():
