@@ -38,3 +38,4 @@ from . import subscription_contract_line_amendment
 from . import subscription_contract_amendment
 from . import subscription_mrr_movement
 from . import account_move_sending
+from . import subscription_contract_label
