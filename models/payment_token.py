@@ -48,3 +48,8 @@ class PaymentToken(models.Model):
         if not self.card_expiry:
             return ""
         return format_date(self.env, self.card_expiry, date_format="MM/yyyy")
+
+    def _get_card_expired_label(self):
+        """ "Expired 08/2026": the badge of a card that expired."""
+        self.ensure_one()
+        return self.env._("Expired %(expiry)s", expiry=self._get_card_expiry_label())

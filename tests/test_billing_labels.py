@@ -106,3 +106,27 @@ class TestBillingLabels(SubscriptionCommon):
         names = [field.get("name") for field in row.iter("field")]
         self.assertIn("billing_rule_label", names)
         self.assertIn("billing_interval", names)
+
+    def test_card_expiry_in_english_and_french(self):
+        provider = self.env.ref("payment.payment_provider_demo")
+        token = (
+            self.env["payment.token"]
+            .sudo()
+            .create(
+                {
+                    "provider_id": provider.id,
+                    "payment_method_id": self.env.ref(
+                        "payment_demo.payment_method_demo"
+                    ).id,
+                    "payment_details": "4242",
+                    "partner_id": self.customer.id,
+                    "provider_ref": "labels-card",
+                    "card_expiry": "2026-08-10",
+                }
+            )
+        )
+        self.assertEqual(token._get_card_expiry_label(), "08/2026")
+        self.assertEqual(token._get_card_expired_label(), "Expired 08/2026")
+        french = token.with_context(lang="fr_FR")
+        self.assertEqual(french._get_card_expiry_label(), "08/2026")
+        self.assertEqual(french._get_card_expired_label(), "Expirée en 08/2026")
