@@ -59,6 +59,7 @@
         "views/subscription_portal_templates.xml",
         "views/subscription_billing_menus.xml",
         "views/subscription_contract_amendment_views.xml",
+        "views/payment_token_views.xml",
     ],
     "assets": {
         "web.assets_tests": [

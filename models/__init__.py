@@ -21,6 +21,7 @@ from . import account_move
 from . import subscription_contract_resume
 from . import account_move_reminder
 from . import account_move_card
+from . import account_move_card_expiry
 from . import account_move_collection
 from . import subscription_plan_label
 from . import subscription_contract_portal
@@ -39,3 +40,5 @@ from . import subscription_contract_amendment
 from . import subscription_mrr_movement
 from . import account_move_sending
 from . import uom_uom
+from . import subscription_contract_label
+from . import payment_token

@@ -126,6 +126,10 @@ class AccountMove(models.Model):
             )
             self._card_commit(cr)
             return unanswered
+        if token._is_card_expired(self.company_id._subscription_today()):
+            self._card_expired(token)  # see account_move_card_expiry.py
+            self._card_commit(cr)
+            return unanswered
         tx = unanswered or self.env["payment.transaction"].sudo().create(
             {
                 "provider_id": token.provider_id.id,

@@ -9,7 +9,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
 
 from ..lib import recurrence
-from .subscription_plan import BILLING_MODES, BILLING_UNITS
+from .subscription_plan import BILLING_MODES, BILLING_UNITS, TERM_UNITS
 
 CONTRACT_STATES = [
     ("draft", "Draft"),
@@ -136,7 +136,7 @@ class SubscriptionContract(models.Model):
         compute="_compute_billing_rule", store=True, readonly=False, precompute=True
     )
     commitment_unit = fields.Selection(
-        [("month", "Months"), ("year", "Years")],
+        TERM_UNITS,
         compute="_compute_billing_rule",
         store=True,
         precompute=True,
@@ -166,7 +166,7 @@ class SubscriptionContract(models.Model):
         readonly=False,
     )
     renewal_unit = fields.Selection(
-        [("month", "Months"), ("year", "Years")],
+        TERM_UNITS,
         compute="_compute_billing_rule",
         store=True,
         precompute=True,

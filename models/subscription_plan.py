@@ -3,12 +3,15 @@ from odoo.exceptions import ValidationError
 
 from ..lib import consumer_law
 
+# Labels that read well after any number ("1 Month(s)", "3 Month(s)"): the
+# forms show them next to the number input, with the rule in words beside.
 BILLING_UNITS = [
-    ("day", "Days"),
-    ("week", "Weeks"),
-    ("month", "Months"),
-    ("year", "Years"),
+    ("day", "Day(s)"),
+    ("week", "Week(s)"),
+    ("month", "Month(s)"),
+    ("year", "Year(s)"),
 ]
+TERM_UNITS = [("month", "Month(s)"), ("year", "Year(s)")]
 RENEWAL_FIELDS = (
     "renewal_length",
     "renewal_notice_days",
@@ -148,9 +151,7 @@ class SubscriptionPlan(models.Model):
         help="Minimum duration of a contract, in commitment units. "
         "0 means open-ended: the contract runs until it is closed."
     )
-    commitment_unit = fields.Selection(
-        [("month", "Months"), ("year", "Years")], default="month", required=True
-    )
+    commitment_unit = fields.Selection(TERM_UNITS, default="month", required=True)
     align_to_calendar = fields.Boolean(
         help="Bill on calendar boundaries (1st of the month, quarter or year, "
         "Mondays for weeks): the first, partial period is prorated by days."
@@ -164,9 +165,7 @@ class SubscriptionPlan(models.Model):
         string="Renewal Term",
         help="Length of each renewed term, in renewal units. 0: the commitment length.",
     )
-    renewal_unit = fields.Selection(
-        [("month", "Months"), ("year", "Years")], default="month", required=True
-    )
+    renewal_unit = fields.Selection(TERM_UNITS, default="month", required=True)
     renewal_notice_days = fields.Integer(
         string="Customer Notice (days before end)",
         compute="_compute_renewal_days",

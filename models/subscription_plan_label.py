@@ -2,15 +2,15 @@ from odoo import api, fields, models
 
 
 def billing_rule_label(env, interval, unit):
-    """ "Every month", "Every 3 months": a billing rule as people say it."""
+    """ "Monthly", "Every 3 months": a billing rule as people say it."""
     if not interval or not unit:
         return ""
     if interval == 1:
         labels = {
-            "day": env._("Every day"),
-            "week": env._("Every week"),
-            "month": env._("Every month"),
-            "year": env._("Every year"),
+            "day": env._("Daily"),
+            "week": env._("Weekly"),
+            "month": env._("Monthly"),
+            "year": env._("Yearly"),
         }
         return labels.get(unit, "")
     labels = {
@@ -35,6 +35,13 @@ def commitment_label(env, length, unit):
     return env._("%(count)s months", count=length)
 
 
+def renewal_term_label(env, length, unit):
+    """ "12 months", "1 year": each renewed term; 0 renews for the commitment."""
+    if not length:
+        return env._("Same as the commitment")
+    return commitment_label(env, length, unit)
+
+
 class SubscriptionPlan(models.Model):
     _inherit = "subscription.plan"
 
@@ -44,6 +51,10 @@ class SubscriptionPlan(models.Model):
 
     commitment_label = fields.Char(
         string="Commitment", compute="_compute_commitment_label"
+    )
+
+    renewal_term_label = fields.Char(
+        string="Renews For", compute="_compute_renewal_term_label"
     )
 
     @api.depends("billing_interval", "billing_unit")
@@ -60,4 +71,12 @@ class SubscriptionPlan(models.Model):
         for plan in self:
             plan.commitment_label = commitment_label(
                 plan.env, plan.commitment_length, plan.commitment_unit
+            )
+
+    @api.depends("renewal_length", "renewal_unit")
+    @api.depends_context("lang")
+    def _compute_renewal_term_label(self):
+        for plan in self:
+            plan.renewal_term_label = renewal_term_label(
+                plan.env, plan.renewal_length, plan.renewal_unit
             )

@@ -23,3 +23,5 @@ from . import test_amendment
 from . import test_amendment_concurrency
 from . import test_billing_days
 from . import test_billing_processes
+from . import test_billing_labels
+from . import test_card_expiry

@@ -157,8 +157,8 @@ class TestContractLists(PaymentCommon):
         self.assertEqual(quarterly.mrr_running, 0.0)
 
     def test_billing_rule_in_words(self):
-        self.assertEqual(self.plan_monthly.billing_rule_label, "Every month")
+        self.assertEqual(self.plan_monthly.billing_rule_label, "Monthly")
         self.assertEqual(self.plan_quarterly.billing_rule_label, "Every 3 months")
-        self.assertEqual(self.plan_yearly.billing_rule_label, "Every year")
+        self.assertEqual(self.plan_yearly.billing_rule_label, "Yearly")
         self.assertEqual(self.plan_monthly.commitment_label, "12 months")
         self.assertEqual(self.plan_quarterly.commitment_label, "Open-ended")

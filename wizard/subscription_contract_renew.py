@@ -1,5 +1,7 @@
 from odoo import Command, _, api, fields, models
 
+from ..models.subscription_plan import TERM_UNITS
+
 
 class SubscriptionContractRenew(models.TransientModel):
     _name = "subscription.contract.renew"
@@ -16,7 +18,7 @@ class SubscriptionContractRenew(models.TransientModel):
         required=True,
     )
     renewal_unit = fields.Selection(
-        [("month", "Months"), ("year", "Years")],
+        TERM_UNITS,
         compute="_compute_from_contract",
         store=True,
         readonly=False,
