@@ -1,15 +1,10 @@
-import base64
-import io
 import logging
-
-import qrcode
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
 
 from ..lib import recurrence
-from .subscription_plan import BILLING_MODES, BILLING_UNITS
 
 CONTRACT_STATES = [
     ("draft", "Draft"),
@@ -106,95 +101,13 @@ class SubscriptionContract(models.Model):
         check_company=True,
         ondelete="restrict",
     )
-    # Billing rule: copied from the plan when the plan is chosen, then owned by
-    # the contract, so that editing a plan never rewrites signed contracts.
-    billing_interval = fields.Integer(
-        string="Bill Every",
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-        tracking=True,
-    )
-    billing_unit = fields.Selection(
-        BILLING_UNITS,
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-        tracking=True,
-    )
-    billing_mode = fields.Selection(
-        BILLING_MODES,
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-        tracking=True,
-    )
+    # Commitment: copied from the plan with the billing rule
+    # (_compute_billing_rule in subscription_contract_billing_schedule.py).
     commitment_length = fields.Integer(
         compute="_compute_billing_rule", store=True, readonly=False, precompute=True
     )
     commitment_unit = fields.Selection(
         [("month", "Months"), ("year", "Years")],
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-    )
-    align_to_calendar = fields.Boolean(
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-        help="Bill on calendar boundaries (1st of the month, quarter or year, "
-        "Mondays for weeks): the first, partial period is prorated by days.",
-    )
-    auto_renew = fields.Boolean(
-        string="Tacit Renewal",
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-        tracking=True,
-    )
-    renewal_length = fields.Integer(
-        string="Renewal Term",
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-    )
-    renewal_unit = fields.Selection(
-        [("month", "Months"), ("year", "Years")],
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-    )
-    renewal_notice_days = fields.Integer(
-        string="Customer Notice (days before end)",
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-    )
-    renewal_refusal_days = fields.Integer(
-        string="Refusal Deadline (days before end)",
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-    )
-    renewal_alert_days = fields.Integer(
-        string="Salesperson Alert (days before end)",
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-    )
-    renewal_price_increase = fields.Float(
-        string="Price Revision at Renewal (%)",
         compute="_compute_billing_rule",
         store=True,
         precompute=True,
@@ -263,25 +176,6 @@ class SubscriptionContract(models.Model):
         index=True,
         help="Last day of the current commitment. Empty: open-ended contract.",
     )
-    next_period_start = fields.Date(
-        compute="_compute_next_period_start",
-        store=True,
-        precompute=True,
-        readonly=False,
-        copy=False,
-        help="First day of the next period to bill. Every period before it has "
-        "been invoiced.",
-    )
-    next_invoice_date = fields.Date(
-        compute="_compute_next_invoice_date",
-        store=True,
-        precompute=True,
-        index=True,
-        copy=False,
-        help="Date of the next invoice: start of the next period when billing in "
-        "advance, its end when billing in arrears. Empty when nothing is left to "
-        "bill.",
-    )
     reminder_policy_id = fields.Many2one(
         "subscription.reminder.policy",
         check_company=True,
@@ -323,8 +217,6 @@ class SubscriptionContract(models.Model):
     pause_ids = fields.One2many(
         "subscription.contract.pause", "contract_id", string="Suspensions", copy=False
     )
-    billing_error = fields.Text(copy=False, readonly=True)
-    billing_error_date = fields.Date(copy=False, readonly=True, index="btree_not_null")
     terms = fields.Html(string="Terms and Conditions")
     close_reason_id = fields.Many2one(
         "subscription.close.reason",
@@ -401,30 +293,6 @@ class SubscriptionContract(models.Model):
                 team = False
             contract.team_id = team or contract.team_id
 
-    @api.depends("plan_id")
-    def _compute_billing_rule(self):
-        for contract in self:
-            if contract.plan_id:
-                contract.update(contract.plan_id._get_contract_rule_vals())
-            elif not contract.billing_interval:
-                contract.update(
-                    {
-                        "billing_interval": 1,
-                        "billing_unit": "month",
-                        "billing_mode": "advance",
-                        "commitment_length": 0,
-                        "commitment_unit": "month",
-                        "auto_renew": False,
-                        "align_to_calendar": False,
-                        "renewal_length": 0,
-                        "renewal_unit": "month",
-                        "renewal_notice_days": 90,
-                        "renewal_refusal_days": 30,
-                        "renewal_alert_days": 60,
-                        "renewal_price_increase": 0.0,
-                    }
-                )
-
     @api.depends("plan_id", "company_id")
     def _compute_journal_id(self):
         for contract in self:
@@ -480,27 +348,6 @@ class SubscriptionContract(models.Model):
             else:
                 contract.date_end = False
 
-    @api.depends("date_start")
-    def _compute_next_period_start(self):
-        for contract in self:
-            if contract.state in ("draft", False) or not contract.next_period_start:
-                contract.next_period_start = contract.date_start
-
-    @api.depends(
-        "next_period_start",
-        "billing_interval",
-        "billing_unit",
-        "billing_mode",
-        "align_to_calendar",
-        "date_end",
-        "close_date",
-        "state",
-    )
-    def _compute_next_invoice_date(self):
-        for contract in self:
-            period = contract._get_period_from(contract.next_period_start)
-            contract.next_invoice_date = period.invoice_date if period else False
-
     @api.depends(
         "line_ids.price_subtotal",
         "line_ids.price_total",
@@ -551,27 +398,6 @@ class SubscriptionContract(models.Model):
                         contract=contract.name,
                         end=contract.date_end,
                         start=contract.date_start,
-                    )
-                )
-
-    @api.constrains("billing_interval", "commitment_length")
-    def _check_billing_interval(self):
-        for contract in self:
-            if contract.billing_interval < 1:
-                raise ValidationError(
-                    _(
-                        "Contract %(contract)s: 'Bill Every' must be 1 or more "
-                        "(you entered %(value)s). Use 3 months for quarterly billing.",
-                        contract=contract.name,
-                        value=contract.billing_interval,
-                    )
-                )
-            if contract.commitment_length < 0:
-                raise ValidationError(
-                    _(
-                        "Contract %(contract)s: the commitment length cannot be "
-                        "negative; enter 0 for an open-ended contract.",
-                        contract=contract.name,
                     )
                 )
 
@@ -865,11 +691,3 @@ class SubscriptionContract(models.Model):
         that a contract is billed on its date wherever the server runs."""
         self.ensure_one()
         return self.company_id._subscription_today()
-
-
-def qr_code_data_uri(text):
-    """A PNG QR code of ``text`` as a data URI, for QWeb reports."""
-    image = qrcode.make(text, box_size=4, border=1)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()

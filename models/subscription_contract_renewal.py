@@ -23,6 +23,59 @@ _logger = logging.getLogger(__name__)
 class SubscriptionContract(models.Model):
     _inherit = "subscription.contract"
 
+    # Renewal rule: copied from the plan with the billing rule
+    # (_compute_billing_rule in subscription_contract_billing_schedule.py).
+    auto_renew = fields.Boolean(
+        string="Tacit Renewal",
+        compute="_compute_billing_rule",
+        store=True,
+        precompute=True,
+        readonly=False,
+        tracking=True,
+    )
+    renewal_length = fields.Integer(
+        string="Renewal Term",
+        compute="_compute_billing_rule",
+        store=True,
+        precompute=True,
+        readonly=False,
+    )
+    renewal_unit = fields.Selection(
+        [("month", "Months"), ("year", "Years")],
+        compute="_compute_billing_rule",
+        store=True,
+        precompute=True,
+        readonly=False,
+    )
+    renewal_notice_days = fields.Integer(
+        string="Customer Notice (days before end)",
+        compute="_compute_billing_rule",
+        store=True,
+        precompute=True,
+        readonly=False,
+    )
+    renewal_refusal_days = fields.Integer(
+        string="Refusal Deadline (days before end)",
+        compute="_compute_billing_rule",
+        store=True,
+        precompute=True,
+        readonly=False,
+    )
+    renewal_alert_days = fields.Integer(
+        string="Salesperson Alert (days before end)",
+        compute="_compute_billing_rule",
+        store=True,
+        precompute=True,
+        readonly=False,
+    )
+    renewal_price_increase = fields.Float(
+        string="Price Revision at Renewal (%)",
+        compute="_compute_billing_rule",
+        store=True,
+        precompute=True,
+        readonly=False,
+    )
+
     renewal_refused = fields.Boolean(
         copy=False,
         tracking=True,
