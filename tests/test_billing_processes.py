@@ -10,10 +10,11 @@ from pathlib import Path
 from dateutil.relativedelta import relativedelta
 
 import odoo
-from odoo import SUPERUSER_ID, Command, api
-from odoo.modules.registry import Registry
-from odoo.tests import BaseCase, get_db_name, tagged
+from odoo import Command
+from odoo.tests import get_db_name, tagged
 from odoo.tools import SQL, config
+
+from .concurrency import CommittedCase
 
 _logger = logging.getLogger(__name__)
 
@@ -23,14 +24,9 @@ SENDING = "subscription_billing.ir_cron_subscription_send"
 
 
 @tagged("post_install", "-at_install")
-class TestBillingProcesses(BaseCase):
+class TestBillingProcesses(CommittedCase):
     """Billing and sending run by separate OS processes through Odoo's own cron
     runner (``ir.cron._run_job``), on committed data removed after each test."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.registry = Registry(get_db_name())
 
     def setUp(self):
         super().setUp()
@@ -40,9 +36,6 @@ class TestBillingProcesses(BaseCase):
         self.tmp = Path(tempfile.mkdtemp(prefix="i10_workers_"))
 
     # --- helpers ----------------------------------------------------------------
-
-    def _env(self, cr):
-        return api.Environment(cr, SUPERUSER_ID, {})
 
     def _create_contracts(self, starts, label):
         """Committed, started one-line monthly contracts, one customer each."""
@@ -127,16 +120,13 @@ class TestBillingProcesses(BaseCase):
     def _spawn(self, name, start_file, *xmlids):
         """Start a worker process running ``xmlids`` through the cron runner."""
         options = [
-            f"--addons-path={config['addons_path']}",
+            *self._odoo_args(),
             f"--data-dir={config['data_dir']}",
             "-d",
             get_db_name(),
             "--log-level=warn",
             "--max-cron-threads=0",
         ]
-        for key in ("db_host", "db_port", "db_user", "db_password"):
-            if config.get(key):
-                options.append(f"--{key}={config[key]}")
         result = self.tmp / f"{name}.json"
         env = dict(
             os.environ,
