@@ -258,16 +258,6 @@ class SubscriptionContract(models.Model):
         help="Monthly Recurring Revenue: the untaxed recurring amount normalised "
         "to one month.",
     )
-    invoice_ids = fields.One2many(
-        "account.move", "subscription_contract_id", string="Invoices", readonly=True
-    )
-    invoice_count = fields.Integer(compute="_compute_invoice_stats", store=True)
-    amount_invoiced = fields.Monetary(
-        string="Total Invoiced",
-        compute="_compute_invoice_stats",
-        store=True,
-        help="Total of the posted invoices minus credit notes, taxes included.",
-    )
 
     # === COMPUTE METHODS === #
 
@@ -371,17 +361,6 @@ class SubscriptionContract(models.Model):
             contract.recurring_amount_total = currency.round(total)
             contract.recurring_amount_tax = currency.round(total - untaxed)
             contract.mrr = currency.round(untaxed * factor)
-
-    @api.depends("invoice_ids.state", "invoice_ids.amount_total_in_currency_signed")
-    def _compute_invoice_stats(self):
-        for contract in self:
-            invoices = contract.invoice_ids.filtered(lambda m: m.state != "cancel")
-            contract.invoice_count = len(invoices)
-            contract.amount_invoiced = sum(
-                invoices.filtered(lambda m: m.state == "posted").mapped(
-                    "amount_total_in_currency_signed"
-                )
-            )
 
     # === CONSTRAINT METHODS === #
 
@@ -529,24 +508,6 @@ class SubscriptionContract(models.Model):
         self.write({"state": "draft"})
         return True
 
-    def action_view_invoices(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "account.action_move_out_invoice_type"
-        )
-        action["domain"] = [("subscription_contract_id", "=", self.id)]
-        action["context"] = {
-            "default_move_type": "out_invoice",
-            "default_partner_id": self.partner_invoice_id.id,
-            "create": False,
-        }
-        if self.invoice_count == 1:
-            action["views"] = [(self.env.ref("account.view_move_form").id, "form")]
-            action["res_id"] = self.invoice_ids.filtered(
-                lambda m: m.state != "cancel"
-            ).id
-        return action
-
     # === BUSINESS METHODS === #
 
     def _get_state_label(self):
@@ -691,3 +652,17 @@ class SubscriptionContract(models.Model):
         that a contract is billed on its date wherever the server runs."""
         self.ensure_one()
         return self.company_id._subscription_today()
+
+    def _email_customer(self, template_xmlid, email_layout_xmlid):
+        """Post ``template_xmlid`` to the customers who have an email address,
+        queued with the other emails rather than sent in this transaction."""
+        template = self.env.ref(template_xmlid, raise_if_not_found=False)
+        for contract in self.filtered(lambda c: c.partner_id.email):
+            if template:
+                contract.with_context(
+                    mail_notify_force_send=False
+                ).message_post_with_source(
+                    template,
+                    subtype_xmlid="mail.mt_comment",
+                    email_layout_xmlid=email_layout_xmlid,
+                )

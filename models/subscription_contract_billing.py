@@ -2,7 +2,7 @@ import logging
 
 import psycopg2
 
-from odoo import Command, _, api, models
+from odoo import Command, _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
 from odoo.tools import SQL, format_date
@@ -17,7 +17,49 @@ _logger = logging.getLogger(__name__)
 class SubscriptionContract(models.Model):
     _inherit = "subscription.contract"
 
+    invoice_ids = fields.One2many(
+        "account.move", "subscription_contract_id", string="Invoices", readonly=True
+    )
+    invoice_count = fields.Integer(compute="_compute_invoice_stats", store=True)
+    amount_invoiced = fields.Monetary(
+        string="Total Invoiced",
+        compute="_compute_invoice_stats",
+        store=True,
+        help="Total of the posted invoices minus credit notes, taxes included.",
+    )
+
+    # === COMPUTE METHODS === #
+
+    @api.depends("invoice_ids.state", "invoice_ids.amount_total_in_currency_signed")
+    def _compute_invoice_stats(self):
+        for contract in self:
+            invoices = contract.invoice_ids.filtered(lambda m: m.state != "cancel")
+            contract.invoice_count = len(invoices)
+            contract.amount_invoiced = sum(
+                invoices.filtered(lambda m: m.state == "posted").mapped(
+                    "amount_total_in_currency_signed"
+                )
+            )
+
     # === ACTION METHODS === #
+
+    def action_view_invoices(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "account.action_move_out_invoice_type"
+        )
+        action["domain"] = [("subscription_contract_id", "=", self.id)]
+        action["context"] = {
+            "default_move_type": "out_invoice",
+            "default_partner_id": self.partner_invoice_id.id,
+            "create": False,
+        }
+        if self.invoice_count == 1:
+            action["views"] = [(self.env.ref("account.view_move_form").id, "form")]
+            action["res_id"] = self.invoice_ids.filtered(
+                lambda m: m.state != "cancel"
+            ).id
+        return action
 
     def action_invoice_now(self):
         """Invoice the due periods now, or the next period when nothing is due."""

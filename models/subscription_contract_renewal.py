@@ -467,20 +467,12 @@ class SubscriptionContract(models.Model):
                 ),
                 subtype_xmlid="mail.mt_note",
             )
-        template = self.env.ref(
-            "subscription_billing.mail_template_renewal_notice",
-            raise_if_not_found=False,
-        )
-        if template and self.partner_id.email:
-            self.with_context(
-                mail_notify_force_send=False,
-                renewal_refusal_open=today <= deadline,
-            ).message_post_with_source(
-                template,
-                subtype_xmlid="mail.mt_comment",
-                email_layout_xmlid="subscription_billing.mail_notification_customer",
+        if self.partner_id.email:
+            self.with_context(renewal_refusal_open=today <= deadline)._email_customer(
+                "subscription_billing.mail_template_renewal_notice",
+                "subscription_billing.mail_notification_customer",
             )
-        elif not self.partner_id.email:
+        else:
             self.activity_schedule(
                 "mail.mail_activity_data_todo",
                 summary=_("Send the renewal notice by post"),
@@ -649,15 +641,7 @@ class SubscriptionContract(models.Model):
             self.renewal_error_date = False
 
     def _send_renewed_email(self):
-        template = self.env.ref(
-            "subscription_billing.mail_template_renewed", raise_if_not_found=False
+        self._email_customer(
+            "subscription_billing.mail_template_renewed",
+            "subscription_billing.mail_notification_customer",
         )
-        for contract in self.filtered(lambda c: c.partner_id.email):
-            if template:
-                contract.with_context(
-                    mail_notify_force_send=False
-                ).message_post_with_source(
-                    template,
-                    subtype_xmlid="mail.mt_comment",
-                    email_layout_xmlid="subscription_billing.mail_notification_customer",
-                )
