@@ -5,7 +5,7 @@ from . import test_billing
 from . import test_billing_concurrency
 from . import test_reminders
 from . import test_renewal
-from . import test_sepa
+from . import test_sepa_mandates
 from . import test_sepa_collections
 from . import test_sepa_returns
 from . import test_payments
@@ -23,3 +23,4 @@ from . import test_amendment
 from . import test_amendment_concurrency
 from . import test_billing_days
 from . import test_billing_processes
+from . import test_sending_run

@@ -14,23 +14,6 @@ D = fields.Date.to_date
 
 @tagged("post_install", "-at_install")
 class TestBilling(SubscriptionCommon):
-    def _start(self, **values):
-        contract = self._create_contract(**values)
-        contract.action_start()
-        return contract
-
-    def _run_cron(self, day):
-        """The daily run: billing, then sending (two scheduled actions)."""
-        with freeze_time(day):
-            self.env["subscription.contract"]._cron_generate_invoices()
-            self.env["account.move"]._cron_subscription_send()
-
-    def _invoices(self, contract):
-        return self.env["account.move"].search(
-            [("subscription_contract_id", "=", contract.id), ("state", "!=", "cancel")],
-            order="subscription_period_start",
-        )
-
     def _periods(self, contract):
         return [
             (m.subscription_period_start, m.subscription_period_end)
@@ -419,71 +402,6 @@ class TestBilling(SubscriptionCommon):
         contract = self._create_contract()
         with self.assertRaisesRegex(UserError, "only an active contract"):
             contract.action_invoice_now()
-
-    # --- sending --------------------------------------------------------------
-
-    def test_invoice_is_emailed_with_pdf(self):
-        contract = self._start(date_start="2027-01-01")
-        self._run_cron("2027-01-01")
-        invoice = self._invoices(contract)
-        self.assertTrue(invoice.is_move_sent)
-        self.assertFalse(invoice.subscription_to_send)
-        mail = self.env["mail.mail"].search(
-            [("model", "=", "account.move"), ("res_id", "=", invoice.id)]
-        )
-        self.assertEqual(len(mail), 1)
-        self.assertEqual(mail.state, "outgoing", "queued, sent by the mail queue")
-        self.assertEqual(mail.recipient_ids, self.customer)
-        self.assertIn(contract.name, mail.subject)
-        self.assertIn(invoice.name, mail.subject)
-        self.assertTrue(
-            mail.attachment_ids.filtered(lambda a: a.name.endswith(".pdf")),
-            "the invoice PDF is attached",
-        )
-
-    def test_invoice_line_and_email_in_the_customers_language(self):
-        self.env["res.lang"]._activate_lang("fr_FR")
-        self.env["ir.module.module"]._load_module_terms(
-            ["subscription_billing"], ["fr_FR"], overwrite=True
-        )
-        self.customer.lang = "fr_FR"
-        contract = self._start(date_start="2027-02-01")
-        self._run_cron("2027-02-01")
-        invoice = self._invoices(contract)
-        self.assertIn(
-            "Période du 01/02/2027 au 28/02/2027", invoice.invoice_line_ids.name
-        )
-        mail = self.env["mail.mail"].search(
-            [("model", "=", "account.move"), ("res_id", "=", invoice.id)]
-        )
-        self.assertIn(f"Facture {invoice.name} de votre abonnement", mail.subject)
-        self.assertIn("Veuillez trouver", mail.body_html)
-
-    def test_customer_without_email_gets_posted_invoice_and_activity(self):
-        self.customer.email = False
-        contract = self._start(date_start="2027-01-01", user_id=self.user_sales.id)
-        self._run_cron("2027-01-01")
-        invoice = self._invoices(contract)
-        self.assertEqual(invoice.state, "posted")
-        self.assertFalse(
-            self.env["mail.mail"].search(
-                [("model", "=", "account.move"), ("res_id", "=", invoice.id)]
-            )
-        )
-        self.assertEqual(invoice.activity_ids.summary, "Send by post")
-        self.assertEqual(invoice.activity_ids.user_id, self.user_sales)
-
-    def test_draft_for_review_is_sent_once_posted(self):
-        self.plan_monthly.invoice_review = True
-        contract = self._start(date_start="2027-01-01")
-        self._run_cron("2027-01-01")
-        invoice = self._invoices(contract)
-        self.assertEqual(invoice.state, "draft")
-        self.assertFalse(invoice.is_move_sent)
-        invoice.action_post()
-        self.assertTrue(invoice.subscription_to_send)
-        self._run_cron("2027-01-02")
-        self.assertTrue(invoice.is_move_sent)
 
     # --- speed ----------------------------------------------------------------
 
