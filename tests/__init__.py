@@ -8,7 +8,6 @@ from . import test_renewal
 from . import test_sepa_mandates
 from . import test_sepa_collections
 from . import test_sepa_returns
-from . import test_payments
 from . import test_card_charges
 from . import test_card_charges_concurrency
 from . import test_portal

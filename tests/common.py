@@ -249,3 +249,63 @@ class SepaCommon(SubscriptionCommon):
             self.env["mail.mail"].search([]).unlink()
             batch = self.env["subscription.sepa.batch"]._cron_prepare_batches()
         return first, second, moves, batch
+
+
+class PaymentCommon(SubscriptionCommon):
+    """Card payments: the demo payment provider, saved cards and contracts paid
+    by card."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        base = (
+            cls.env["payment.provider"].sudo().search([("code", "=", "demo")], limit=1)
+        )
+        cls.provider = (
+            base.copy({"company_id": cls.company.id})
+            if (base.company_id != cls.company)
+            else base
+        )
+        cls.provider.write({"state": "test", "is_published": True})
+        cls.payment_method = cls.provider.payment_method_ids[:1] or cls.env.ref(
+            "payment.payment_method_unknown"
+        )
+        cls.company.subscription_reminder_policy_id = cls.env.ref(
+            "subscription_billing.reminder_policy_default"
+        )
+
+    @classmethod
+    def _token(cls, partner, state="done"):
+        return (
+            cls.env["payment.token"]
+            .sudo()
+            .create(
+                {
+                    "provider_id": cls.provider.id,
+                    "payment_method_id": cls.payment_method.id,
+                    "payment_details": "4242",
+                    "partner_id": partner.id,
+                    "provider_ref": f"demo-{partner.id}-{state}",
+                    "demo_simulated_state": state,
+                }
+            )
+        )
+
+    def _card_contract(self, state="done", partner=None):
+        partner = partner or self.customer
+        contract = self._create_contract(
+            partner=partner,
+            date_start="2027-01-01",
+            payment_method="card",
+            payment_token_id=self._token(partner, state).id,
+            user_id=self.user_sales.id,
+        )
+        contract.action_start()
+        with freeze_time("2027-01-01"):
+            invoice = contract._generate_invoices()
+            invoice._subscription_send()  # delivered: reminders wait for it
+        return contract, invoice
+
+    def _charge(self, day):
+        with freeze_time(day):
+            self.env["account.move"]._cron_charge_cards()

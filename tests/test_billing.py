@@ -441,3 +441,53 @@ class TestBilling(SubscriptionCommon):
 # Queries to bill and post 10 one-line contracts in one batch (measured; see
 # tools/bench.py for the figures per invoice at scale).
 QUERIES_10 = 309
+
+
+@tagged("post_install", "-at_install")
+class TestTransferQrCode(SubscriptionCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.eur = cls.setup_other_currency("EUR")
+        bank = cls.env["res.bank"].create({"name": "BNP", "bic": "BNPAFRPP"})
+        cls.company_iban = cls.env["res.partner.bank"].create(
+            {
+                "partner_id": cls.company.partner_id.id,
+                "acc_number": "FR7630006000011234567890189",
+                "bank_id": bank.id,
+                "allow_out_payment": True,
+            }
+        )
+
+    def test_transfer_invoice_carries_rf_reference_and_sepa_qr_code(self):
+        contract = self._create_contract(
+            date_start="2027-01-01", currency_id=self.eur.id
+        )
+        contract.action_start()
+        with freeze_time("2027-01-01"):
+            invoice = contract._generate_invoices()
+        self.assertEqual(invoice.partner_bank_id, self.company_iban)
+        self.assertEqual(invoice.qr_code_method, "sct_qr")
+        self.assertTrue(invoice.payment_reference.startswith("RF"))
+        self.assertTrue(invoice.display_qr_code)
+        self.assertTrue(invoice._generate_qr_code())
+        values = self.company_iban._get_qr_vals(
+            "sct_qr",
+            invoice.amount_residual,
+            invoice.currency_id,
+            invoice.partner_id,
+            invoice.name,
+            invoice.payment_reference,
+        )
+        self.assertEqual(values[:4], ["BCD", "002", "1", "SCT"])
+        self.assertEqual(values[4], "BNPAFRPP")
+        self.assertEqual(values[6], "FR7630006000011234567890189")
+        self.assertEqual(values[7], f"EUR{invoice.amount_residual}")
+        self.assertEqual(values[9], invoice.payment_reference)
+
+    def test_no_qr_code_in_another_currency(self):
+        contract = self._create_contract(date_start="2027-01-01")
+        contract.action_start()
+        with freeze_time("2027-01-01"):
+            invoice = contract._generate_invoices()
+        self.assertFalse(invoice.qr_code_method)
