@@ -1,9 +1,36 @@
+from datetime import timedelta
+from unittest.mock import patch
+
 from freezegun import freeze_time
 
-from odoo import Command
+from odoo import Command, fields
 from odoo.tests import new_test_user
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+
+
+def days(first, last):
+    """Every day from ``first`` to ``last`` (ISO strings), both included."""
+    day = fields.Date.to_date(first)
+    while day <= fields.Date.to_date(last):
+        yield day
+        day += timedelta(days=1)
+
+
+def provider_ledger(registry):
+    """Patch the demo provider so that every accepted charge is written down
+    outside the database, as a real provider would keep it: return the ledger
+    (a list of transaction references) and the patch to enter."""
+    ledger = []
+    transaction_class = registry["payment.transaction"]
+    original = transaction_class._send_payment_request
+
+    def send(tx):
+        original(tx)
+        if tx.state == "done":
+            ledger.append(tx.reference)
+
+    return ledger, patch.object(transaction_class, "_send_payment_request", send)
 
 
 class SubscriptionCommon(AccountTestInvoicingCommon):
@@ -309,3 +336,33 @@ class PaymentCommon(SubscriptionCommon):
     def _charge(self, day):
         with freeze_time(day):
             self.env["account.move"]._cron_charge_cards()
+
+
+class ReminderCommon(SubscriptionCommon):
+    """Payment reminders: invoices billed, delivered, then reminded."""
+
+    def _bill(self, partner=None, products=None, day="2027-01-01", **values):
+        """Start a contract on ``day`` and bill and deliver its first invoice
+        (reminders wait for delivery); the invoice emails are dropped."""
+        contract = self._create_contract(
+            partner=partner,
+            products=products,
+            date_start=day,
+            user_id=self.user_sales.id,
+            **values,
+        )
+        contract.action_start()
+        with freeze_time(day):
+            moves = contract._generate_invoices()
+            moves._subscription_send()  # delivered: reminders wait for it
+        self.env["mail.mail"].search([]).unlink()  # the invoice emails
+        return contract, moves
+
+    def _remind(self, day):
+        with freeze_time(day):
+            self.env["account.move"]._cron_send_reminders()
+
+    def _mails(self):
+        return self.env["mail.mail"].search(
+            [("model", "=", "account.move")], order="id"
+        )

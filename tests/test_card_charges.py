@@ -8,7 +8,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from .common import PaymentCommon
+from .common import PaymentCommon, provider_ledger
 
 D = fields.Date.to_date
 CARD_LOGGER = "odoo.addons.subscription_billing.models.account_move_card"
@@ -26,23 +26,9 @@ class TestCardCharges(PaymentCommon):
         cls.registry.enter_test_mode(cls.cr)
         cls.addClassCleanup(cls.registry.leave_test_mode)
 
-    def _provider_ledger(self):
-        """Patch the demo provider so that every accepted charge is written down
-        outside the database, as a real provider would keep it."""
-        ledger = []
-        transaction_class = self.registry["payment.transaction"]
-        original = transaction_class._send_payment_request
-
-        def send(tx):
-            original(tx)
-            if tx.state == "done":
-                ledger.append(tx.reference)
-
-        return ledger, patch.object(transaction_class, "_send_payment_request", send)
-
     def test_failure_after_an_accepted_charge_never_charges_twice(self):
         __, invoice = self._card_contract("done")
-        ledger, provider = self._provider_ledger()
+        ledger, provider = provider_ledger(self.registry)
         transaction_class = self.registry["payment.transaction"]
 
         def broken_recording(tx):

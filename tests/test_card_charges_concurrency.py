@@ -1,9 +1,8 @@
-from unittest.mock import patch
-
 from odoo.tests import tagged
 from odoo.tools import SQL
 
 from ..models.account_move_card import CARD_LOCK
+from .common import provider_ledger
 from .concurrency import CommittedContractCase
 
 
@@ -61,16 +60,8 @@ class TestCardChargesCommitted(CommittedContractCase):
         return self._env(cr)["account.move"].browse(self.ids["invoice"])
 
     def test_worker_crash_after_the_charge_never_charges_twice(self):
-        ledger = []
-        transaction_class = self.registry["payment.transaction"]
-        original = transaction_class._send_payment_request
-
-        def send(tx):
-            original(tx)
-            if tx.state == "done":
-                ledger.append(tx.reference)
-
-        with patch.object(transaction_class, "_send_payment_request", send):
+        ledger, provider = provider_ledger(self.registry)
+        with provider:
             # A worker charges, then crashes before its transaction commits.
             with self.registry.cursor() as cr:
                 self._invoice(cr)._charge_card()
