@@ -53,8 +53,9 @@ class TestCardChargesCommitted(CommittedContractCase):
         payments.action_draft()
         payments.unlink()
         transactions.unlink()
-        super()._remove_records(env)
+        res = super()._remove_records(env)
         env["payment.provider"].browse(self.ids["provider"]).state = self.provider_state
+        return res
 
     def _invoice(self, cr):
         return self._env(cr)["account.move"].browse(self.ids["invoice"])
