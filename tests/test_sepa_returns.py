@@ -13,8 +13,7 @@ from .common import SepaCommon
 
 @tagged("post_install", "-at_install")
 class TestSepaReturns(SepaCommon):
-    """Rejected debits: recorded by hand (the rejection wizard) or from the
-    bank's return files (pain.002, camt.054)."""
+    """Bank return files (pain.002, camt.054) recorded as the wizard does."""
 
     def setUp(self):
         super().setUp()
@@ -202,6 +201,11 @@ class TestSepaReturns(SepaCommon):
             sepa_return.build_pain002("STS-X", "NOT-OUR-FILE", [], file_code="FF01")
         )
         self.assertEqual(other.line_ids.state, "unknown")
+
+
+@tagged("post_install", "-at_install")
+class TestSepaRejections(SepaCommon):
+    """Rejected debits recorded by hand with the rejection wizard."""
 
     def test_rejection_reopens_the_invoice_and_back_to_reminders(self):
         first, __, moves, batch = self._bill_and_batch()
