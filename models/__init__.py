@@ -9,11 +9,15 @@ from . import subscription_plan
 from . import subscription_contract
 from . import subscription_contract_renewal
 from . import subscription_contract_line
+from . import subscription_contract_billing_schedule
 from . import subscription_contract_billing
 from . import subscription_contract_pause
 from . import subscription_contract_notice
 from . import subscription_sepa_mandate
 from . import subscription_sepa_batch
+from . import subscription_sepa_batch_preparation
+from . import subscription_sepa_batch_file
+from . import subscription_sepa_batch_line
 from . import subscription_sepa_return
 from . import res_partner
 from . import res_partner_bank

@@ -273,30 +273,29 @@ class AccountMove(models.Model):
             self._send_reminder_email(step, email_partner, today, attachments)
         elif channel == "activity":
             for move in self:
-                move.activity_schedule(
-                    "mail.mail_activity_data_todo",
-                    summary=_("Remind by phone or post: %(step)s", step=step.name),
-                    note=_(
+                move._schedule_reminder_todo(
+                    step,
+                    _("Remind by phone or post: %(step)s", step=step.name),
+                    _(
                         "%(customer)s has no email address: reminder %(step)s could "
                         "not be emailed. Call the customer or post the letter.",
                         customer=partner.display_name,
                         step=step.name,
                     ),
-                    user_id=move._get_reminder_activity_user(step, fallback=True).id,
+                    fallback=True,
                 )
         if step.activity != "none":
             for move in self:
-                move.activity_schedule(
-                    "mail.mail_activity_data_todo",
-                    summary=_("Payment reminder: %(step)s", step=step.name),
-                    note=_(
+                move._schedule_reminder_todo(
+                    step,
+                    _("Payment reminder: %(step)s", step=step.name),
+                    _(
                         "Reminder %(step)s was sent for %(invoice)s (%(amount)s due). "
                         "Follow up with the customer.",
                         step=step.name,
                         invoice=move.name,
                         amount=move.currency_id.format(move.amount_residual),
                     ),
-                    user_id=move._get_reminder_activity_user(step).id,
                 )
         if step.suspend_contract:
             contracts = self.subscription_contract_id.filtered(
@@ -320,6 +319,16 @@ class AccountMove(models.Model):
                 body=_("Reminder letter %(step)s, to post.", step=step.name),
                 attachment_ids=attachments.ids,
             )
+
+    def _schedule_reminder_todo(self, step, summary, note, fallback=False):
+        """A to-do on this invoice for whoever follows ``step`` up."""
+        self.ensure_one()
+        self.activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=summary,
+            note=note,
+            user_id=self._get_reminder_activity_user(step, fallback=fallback).id,
+        )
 
     def _get_reminder_activity_user(self, step, fallback=False):
         self.ensure_one()

@@ -1,15 +1,11 @@
-import base64
-import io
 import logging
-
-import qrcode
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
 
 from ..lib import recurrence
-from .subscription_plan import BILLING_MODES, BILLING_UNITS, TERM_UNITS
+from .subscription_plan import TERM_UNITS
 
 CONTRACT_STATES = [
     ("draft", "Draft"),
@@ -106,95 +102,13 @@ class SubscriptionContract(models.Model):
         check_company=True,
         ondelete="restrict",
     )
-    # Billing rule: copied from the plan when the plan is chosen, then owned by
-    # the contract, so that editing a plan never rewrites signed contracts.
-    billing_interval = fields.Integer(
-        string="Bill Every",
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-        tracking=True,
-    )
-    billing_unit = fields.Selection(
-        BILLING_UNITS,
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-        tracking=True,
-    )
-    billing_mode = fields.Selection(
-        BILLING_MODES,
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-        tracking=True,
-    )
+    # Commitment: copied from the plan with the billing rule
+    # (_compute_billing_rule in subscription_contract_billing_schedule.py).
     commitment_length = fields.Integer(
         compute="_compute_billing_rule", store=True, readonly=False, precompute=True
     )
     commitment_unit = fields.Selection(
         TERM_UNITS,
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-    )
-    align_to_calendar = fields.Boolean(
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-        help="Bill on calendar boundaries (1st of the month, quarter or year, "
-        "Mondays for weeks): the first, partial period is prorated by days.",
-    )
-    auto_renew = fields.Boolean(
-        string="Tacit Renewal",
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-        tracking=True,
-    )
-    renewal_length = fields.Integer(
-        string="Renewal Term",
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-    )
-    renewal_unit = fields.Selection(
-        TERM_UNITS,
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-    )
-    renewal_notice_days = fields.Integer(
-        string="Customer Notice (days before end)",
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-    )
-    renewal_refusal_days = fields.Integer(
-        string="Refusal Deadline (days before end)",
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-    )
-    renewal_alert_days = fields.Integer(
-        string="Salesperson Alert (days before end)",
-        compute="_compute_billing_rule",
-        store=True,
-        precompute=True,
-        readonly=False,
-    )
-    renewal_price_increase = fields.Float(
-        string="Price Revision at Renewal (%)",
         compute="_compute_billing_rule",
         store=True,
         precompute=True,
@@ -263,25 +177,6 @@ class SubscriptionContract(models.Model):
         index=True,
         help="Last day of the current commitment. Empty: open-ended contract.",
     )
-    next_period_start = fields.Date(
-        compute="_compute_next_period_start",
-        store=True,
-        precompute=True,
-        readonly=False,
-        copy=False,
-        help="First day of the next period to bill. Every period before it has "
-        "been invoiced.",
-    )
-    next_invoice_date = fields.Date(
-        compute="_compute_next_invoice_date",
-        store=True,
-        precompute=True,
-        index=True,
-        copy=False,
-        help="Date of the next invoice: start of the next period when billing in "
-        "advance, its end when billing in arrears. Empty when nothing is left to "
-        "bill.",
-    )
     reminder_policy_id = fields.Many2one(
         "subscription.reminder.policy",
         check_company=True,
@@ -323,8 +218,6 @@ class SubscriptionContract(models.Model):
     pause_ids = fields.One2many(
         "subscription.contract.pause", "contract_id", string="Suspensions", copy=False
     )
-    billing_error = fields.Text(copy=False, readonly=True)
-    billing_error_date = fields.Date(copy=False, readonly=True, index="btree_not_null")
     terms = fields.Html(string="Terms and Conditions")
     close_reason_id = fields.Many2one(
         "subscription.close.reason",
@@ -366,16 +259,6 @@ class SubscriptionContract(models.Model):
         help="Monthly Recurring Revenue: the untaxed recurring amount normalised "
         "to one month.",
     )
-    invoice_ids = fields.One2many(
-        "account.move", "subscription_contract_id", string="Invoices", readonly=True
-    )
-    invoice_count = fields.Integer(compute="_compute_invoice_stats", store=True)
-    amount_invoiced = fields.Monetary(
-        string="Total Invoiced",
-        compute="_compute_invoice_stats",
-        store=True,
-        help="Total of the posted invoices minus credit notes, taxes included.",
-    )
 
     # === COMPUTE METHODS === #
 
@@ -400,30 +283,6 @@ class SubscriptionContract(models.Model):
             if team.company_id and team.company_id != contract.company_id:
                 team = False
             contract.team_id = team or contract.team_id
-
-    @api.depends("plan_id")
-    def _compute_billing_rule(self):
-        for contract in self:
-            if contract.plan_id:
-                contract.update(contract.plan_id._get_contract_rule_vals())
-            elif not contract.billing_interval:
-                contract.update(
-                    {
-                        "billing_interval": 1,
-                        "billing_unit": "month",
-                        "billing_mode": "advance",
-                        "commitment_length": 0,
-                        "commitment_unit": "month",
-                        "auto_renew": False,
-                        "align_to_calendar": False,
-                        "renewal_length": 0,
-                        "renewal_unit": "month",
-                        "renewal_notice_days": 90,
-                        "renewal_refusal_days": 30,
-                        "renewal_alert_days": 60,
-                        "renewal_price_increase": 0.0,
-                    }
-                )
 
     @api.depends("plan_id", "company_id")
     def _compute_journal_id(self):
@@ -480,27 +339,6 @@ class SubscriptionContract(models.Model):
             else:
                 contract.date_end = False
 
-    @api.depends("date_start")
-    def _compute_next_period_start(self):
-        for contract in self:
-            if contract.state in ("draft", False) or not contract.next_period_start:
-                contract.next_period_start = contract.date_start
-
-    @api.depends(
-        "next_period_start",
-        "billing_interval",
-        "billing_unit",
-        "billing_mode",
-        "align_to_calendar",
-        "date_end",
-        "close_date",
-        "state",
-    )
-    def _compute_next_invoice_date(self):
-        for contract in self:
-            period = contract._get_period_from(contract.next_period_start)
-            contract.next_invoice_date = period.invoice_date if period else False
-
     @api.depends(
         "line_ids.price_subtotal",
         "line_ids.price_total",
@@ -525,17 +363,6 @@ class SubscriptionContract(models.Model):
             contract.recurring_amount_tax = currency.round(total - untaxed)
             contract.mrr = currency.round(untaxed * factor)
 
-    @api.depends("invoice_ids.state", "invoice_ids.amount_total_in_currency_signed")
-    def _compute_invoice_stats(self):
-        for contract in self:
-            invoices = contract.invoice_ids.filtered(lambda m: m.state != "cancel")
-            contract.invoice_count = len(invoices)
-            contract.amount_invoiced = sum(
-                invoices.filtered(lambda m: m.state == "posted").mapped(
-                    "amount_total_in_currency_signed"
-                )
-            )
-
     # === CONSTRAINT METHODS === #
 
     @api.constrains("date_start", "date_end")
@@ -551,27 +378,6 @@ class SubscriptionContract(models.Model):
                         contract=contract.name,
                         end=contract.date_end,
                         start=contract.date_start,
-                    )
-                )
-
-    @api.constrains("billing_interval", "commitment_length")
-    def _check_billing_interval(self):
-        for contract in self:
-            if contract.billing_interval < 1:
-                raise ValidationError(
-                    _(
-                        "Contract %(contract)s: 'Bill Every' must be 1 or more "
-                        "(you entered %(value)s). Use 3 months for quarterly billing.",
-                        contract=contract.name,
-                        value=contract.billing_interval,
-                    )
-                )
-            if contract.commitment_length < 0:
-                raise ValidationError(
-                    _(
-                        "Contract %(contract)s: the commitment length cannot be "
-                        "negative; enter 0 for an open-ended contract.",
-                        contract=contract.name,
                     )
                 )
 
@@ -702,24 +508,6 @@ class SubscriptionContract(models.Model):
         self._check_state_for(_("reset to draft"), ("cancelled",))
         self.write({"state": "draft"})
         return True
-
-    def action_view_invoices(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "account.action_move_out_invoice_type"
-        )
-        action["domain"] = [("subscription_contract_id", "=", self.id)]
-        action["context"] = {
-            "default_move_type": "out_invoice",
-            "default_partner_id": self.partner_invoice_id.id,
-            "create": False,
-        }
-        if self.invoice_count == 1:
-            action["views"] = [(self.env.ref("account.view_move_form").id, "form")]
-            action["res_id"] = self.invoice_ids.filtered(
-                lambda m: m.state != "cancel"
-            ).id
-        return action
 
     # === BUSINESS METHODS === #
 
@@ -866,10 +654,16 @@ class SubscriptionContract(models.Model):
         self.ensure_one()
         return self.company_id._subscription_today()
 
-
-def qr_code_data_uri(text):
-    """A PNG QR code of ``text`` as a data URI, for QWeb reports."""
-    image = qrcode.make(text, box_size=4, border=1)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    def _email_customer(self, template_xmlid, email_layout_xmlid):
+        """Post ``template_xmlid`` to the customers who have an email address,
+        queued with the other emails rather than sent in this transaction."""
+        template = self.env.ref(template_xmlid, raise_if_not_found=False)
+        for contract in self.filtered(lambda c: c.partner_id.email):
+            if template:
+                contract.with_context(
+                    mail_notify_force_send=False
+                ).message_post_with_source(
+                    template,
+                    subtype_xmlid="mail.mt_comment",
+                    email_layout_xmlid=email_layout_xmlid,
+                )

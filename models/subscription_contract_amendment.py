@@ -154,18 +154,10 @@ class SubscriptionContract(models.Model):
 
     def _send_amendment_notice(self):
         """Email the customer the lines and the new recurring amount."""
-        template = self.env.ref(
-            "subscription_billing.mail_template_amendment", raise_if_not_found=False
+        self._email_customer(
+            "subscription_billing.mail_template_amendment",
+            "mail.mail_notification_light",
         )
-        for contract in self.filtered(lambda c: c.partner_id.email):
-            if template:
-                contract.with_context(
-                    mail_notify_force_send=False
-                ).message_post_with_source(
-                    template,
-                    subtype_xmlid="mail.mt_comment",
-                    email_layout_xmlid="mail.mail_notification_light",
-                )
 
     def _get_monthly_factor(self):
         self.ensure_one()

@@ -3,7 +3,7 @@ import uuid
 
 import psycopg2
 
-from odoo import Command, _, api, models
+from odoo import Command, _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
 from odoo.tools import SQL, format_date
@@ -18,7 +18,49 @@ _logger = logging.getLogger(__name__)
 class SubscriptionContract(models.Model):
     _inherit = "subscription.contract"
 
+    invoice_ids = fields.One2many(
+        "account.move", "subscription_contract_id", string="Invoices", readonly=True
+    )
+    invoice_count = fields.Integer(compute="_compute_invoice_stats", store=True)
+    amount_invoiced = fields.Monetary(
+        string="Total Invoiced",
+        compute="_compute_invoice_stats",
+        store=True,
+        help="Total of the posted invoices minus credit notes, taxes included.",
+    )
+
+    # === COMPUTE METHODS === #
+
+    @api.depends("invoice_ids.state", "invoice_ids.amount_total_in_currency_signed")
+    def _compute_invoice_stats(self):
+        for contract in self:
+            invoices = contract.invoice_ids.filtered(lambda m: m.state != "cancel")
+            contract.invoice_count = len(invoices)
+            contract.amount_invoiced = sum(
+                invoices.filtered(lambda m: m.state == "posted").mapped(
+                    "amount_total_in_currency_signed"
+                )
+            )
+
     # === ACTION METHODS === #
+
+    def action_view_invoices(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "account.action_move_out_invoice_type"
+        )
+        action["domain"] = [("subscription_contract_id", "=", self.id)]
+        action["context"] = {
+            "default_move_type": "out_invoice",
+            "default_partner_id": self.partner_invoice_id.id,
+            "create": False,
+        }
+        if self.invoice_count == 1:
+            action["views"] = [(self.env.ref("account.view_move_form").id, "form")]
+            action["res_id"] = self.invoice_ids.filtered(
+                lambda m: m.state != "cancel"
+            ).id
+        return action
 
     def action_invoice_now(self):
         """Invoice the due periods now, or the next period when nothing is due."""
@@ -92,76 +134,6 @@ class SubscriptionContract(models.Model):
         }
 
     # === BUSINESS METHODS === #
-
-    def _get_billing_anchor(self):
-        self.ensure_one()
-        if self.align_to_calendar:
-            return recurrence.aligned_anchor(
-                self.date_start, self.billing_interval, self.billing_unit
-            )
-        return self.date_start
-
-    def _get_billing_last_day(self):
-        """Last day that may be billed: the close date or the commitment end."""
-        self.ensure_one()
-        days = [d for d in (self.close_date, self.date_end) if d]
-        return min(days) if days else None
-
-    def _can_compute_periods(self):
-        self.ensure_one()
-        return bool(
-            self.date_start
-            and self.billing_unit
-            and self.billing_interval
-            and self.billing_interval >= 1
-        )
-
-    def _get_period_from(self, day):
-        """The period that begins on ``day`` (a ``recurrence.Period``), or None."""
-        self.ensure_one()
-        if not day or self.state == "cancelled" or not self._can_compute_periods():
-            return None
-        return recurrence.period_from(
-            self._get_billing_anchor(),
-            day,
-            self.billing_interval,
-            self.billing_unit,
-            self.billing_mode,
-            self.date_start,
-            self._get_billing_last_day(),
-        )
-
-    def _get_due_periods(self, today):
-        """Periods due on ``today`` from the next period to bill, oldest first."""
-        self.ensure_one()
-        if not self.next_period_start or not self._can_compute_periods():
-            return []
-        return recurrence.due_periods(
-            anchor=self._get_billing_anchor(),
-            date_start=self.date_start,
-            next_start=self.next_period_start,
-            interval=self.billing_interval,
-            unit=self.billing_unit,
-            mode=self.billing_mode,
-            today=today,
-            last_day=self._get_billing_last_day(),
-        )
-
-    def _get_pause_intervals(self):
-        self.ensure_one()
-        return [(pause.date_from, pause.date_to) for pause in self.pause_ids]
-
-    @api.model
-    def _get_billing_due_domain(self):
-        """Contracts with a period due today in their company's time zone."""
-        return expression.AND(
-            [
-                [("state", "in", BILLABLE_STATES), ("next_invoice_date", "!=", False)],
-                self.env["res.company"]._subscription_due_domain(
-                    "next_invoice_date", skip_fields=("billing_error_date",)
-                ),
-            ]
-        )
 
     def _get_period_label(self, period, lang, ratio=None):
         """'Period from 01/02/2027 to 28/02/2027' in the customer's language,

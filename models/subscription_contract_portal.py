@@ -1,6 +1,6 @@
 from odoo import _, fields, models
 
-from .subscription_contract import qr_code_data_uri
+from .qr_code import qr_code_data_uri
 
 
 class SubscriptionContract(models.Model):

@@ -10,7 +10,11 @@ from odoo.tools import format_date
 
 from ..lib import consumer_law, recurrence
 from .subscription_contract import RUNNING_STATES
-from .subscription_plan import check_consumer_window, check_renewal_rule
+from .subscription_plan import (
+    TERM_UNITS,
+    check_consumer_window,
+    check_renewal_rule,
+)
 
 CUSTOMER_TYPES = [
     ("b2c", "Consumer (B2C)"),
@@ -22,6 +26,59 @@ _logger = logging.getLogger(__name__)
 
 class SubscriptionContract(models.Model):
     _inherit = "subscription.contract"
+
+    # Renewal rule: copied from the plan with the billing rule
+    # (_compute_billing_rule in subscription_contract_billing_schedule.py).
+    auto_renew = fields.Boolean(
+        string="Tacit Renewal",
+        compute="_compute_billing_rule",
+        store=True,
+        precompute=True,
+        readonly=False,
+        tracking=True,
+    )
+    renewal_length = fields.Integer(
+        string="Renewal Term",
+        compute="_compute_billing_rule",
+        store=True,
+        precompute=True,
+        readonly=False,
+    )
+    renewal_unit = fields.Selection(
+        TERM_UNITS,
+        compute="_compute_billing_rule",
+        store=True,
+        precompute=True,
+        readonly=False,
+    )
+    renewal_notice_days = fields.Integer(
+        string="Customer Notice (days before end)",
+        compute="_compute_billing_rule",
+        store=True,
+        precompute=True,
+        readonly=False,
+    )
+    renewal_refusal_days = fields.Integer(
+        string="Refusal Deadline (days before end)",
+        compute="_compute_billing_rule",
+        store=True,
+        precompute=True,
+        readonly=False,
+    )
+    renewal_alert_days = fields.Integer(
+        string="Salesperson Alert (days before end)",
+        compute="_compute_billing_rule",
+        store=True,
+        precompute=True,
+        readonly=False,
+    )
+    renewal_price_increase = fields.Float(
+        string="Price Revision at Renewal (%)",
+        compute="_compute_billing_rule",
+        store=True,
+        precompute=True,
+        readonly=False,
+    )
 
     renewal_refused = fields.Boolean(
         copy=False,
@@ -414,20 +471,12 @@ class SubscriptionContract(models.Model):
                 ),
                 subtype_xmlid="mail.mt_note",
             )
-        template = self.env.ref(
-            "subscription_billing.mail_template_renewal_notice",
-            raise_if_not_found=False,
-        )
-        if template and self.partner_id.email:
-            self.with_context(
-                mail_notify_force_send=False,
-                renewal_refusal_open=today <= deadline,
-            ).message_post_with_source(
-                template,
-                subtype_xmlid="mail.mt_comment",
-                email_layout_xmlid="subscription_billing.mail_notification_customer",
+        if self.partner_id.email:
+            self.with_context(renewal_refusal_open=today <= deadline)._email_customer(
+                "subscription_billing.mail_template_renewal_notice",
+                "subscription_billing.mail_notification_customer",
             )
-        elif not self.partner_id.email:
+        else:
             self.activity_schedule(
                 "mail.mail_activity_data_todo",
                 summary=_("Send the renewal notice by post"),
@@ -596,15 +645,7 @@ class SubscriptionContract(models.Model):
             self.renewal_error_date = False
 
     def _send_renewed_email(self):
-        template = self.env.ref(
-            "subscription_billing.mail_template_renewed", raise_if_not_found=False
+        self._email_customer(
+            "subscription_billing.mail_template_renewed",
+            "subscription_billing.mail_notification_customer",
         )
-        for contract in self.filtered(lambda c: c.partner_id.email):
-            if template:
-                contract.with_context(
-                    mail_notify_force_send=False
-                ).message_post_with_source(
-                    template,
-                    subtype_xmlid="mail.mt_comment",
-                    email_layout_xmlid="subscription_billing.mail_notification_customer",
-                )

@@ -5,7 +5,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..lib import sepa
-from .subscription_contract import qr_code_data_uri
+from .qr_code import qr_code_data_uri
 
 # The SEPA rulebook: a mandate unused for 36 months expires.
 MANDATE_VALIDITY_MONTHS = 36

@@ -5,10 +5,9 @@ from . import test_billing
 from . import test_billing_concurrency
 from . import test_reminders
 from . import test_renewal
-from . import test_sepa
+from . import test_sepa_mandates
 from . import test_sepa_collections
 from . import test_sepa_returns
-from . import test_payments
 from . import test_card_charges
 from . import test_card_charges_concurrency
 from . import test_portal
@@ -25,3 +24,4 @@ from . import test_billing_days
 from . import test_billing_processes
 from . import test_billing_labels
 from . import test_card_expiry
+from . import test_sending_run

@@ -1,7 +1,36 @@
-from odoo import Command
+from datetime import timedelta
+from unittest.mock import patch
+
+from freezegun import freeze_time
+
+from odoo import Command, fields
 from odoo.tests import new_test_user
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+
+
+def days(first, last):
+    """Every day from ``first`` to ``last`` (ISO strings), both included."""
+    day = fields.Date.to_date(first)
+    while day <= fields.Date.to_date(last):
+        yield day
+        day += timedelta(days=1)
+
+
+def provider_ledger(registry):
+    """Patch the demo provider so that every accepted charge is written down
+    outside the database, as a real provider would keep it: return the ledger
+    (a list of transaction references) and the patch to enter."""
+    ledger = []
+    transaction_class = registry["payment.transaction"]
+    original = transaction_class._send_payment_request
+
+    def send(tx):
+        original(tx)
+        if tx.state == "done":
+            ledger.append(tx.reference)
+
+    return ledger, patch.object(transaction_class, "_send_payment_request", send)
 
 
 class SubscriptionCommon(AccountTestInvoicingCommon):
@@ -129,3 +158,211 @@ class SubscriptionCommon(AccountTestInvoicingCommon):
         }
         vals.update(values)
         return cls.env["subscription.contract"].create(vals)
+
+    def _start(self, **values):
+        """Create (see ``_create_contract``) and start a contract."""
+        contract = self._create_contract(**values)
+        contract.action_start()
+        return contract
+
+    def _bill(self, day):
+        """The billing run on ``day``."""
+        with freeze_time(day):
+            self.env["subscription.contract"]._cron_generate_invoices()
+
+    def _send(self, day):
+        """The sending run on ``day``."""
+        with freeze_time(day):
+            return self.env["account.move"]._cron_subscription_send()
+
+    def _run_cron(self, day):
+        """The daily run: billing, then sending (two scheduled actions)."""
+        with freeze_time(day):
+            self.env["subscription.contract"]._cron_generate_invoices()
+            self.env["account.move"]._cron_subscription_send()
+
+    def _invoices(self, contract):
+        """The contract's invoices that are not cancelled, oldest period first."""
+        return self.env["account.move"].search(
+            [("subscription_contract_id", "=", contract.id), ("state", "!=", "cancel")],
+            order="subscription_period_start",
+        )
+
+
+class SepaCommon(SubscriptionCommon):
+    """Direct debit: a creditor company, two debtors with a signed mandate each
+    (one of them debited before), and contracts paid by direct debit."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.eur = cls.setup_other_currency("EUR")
+        cls.company.subscription_reminder_policy_id = cls.env.ref(
+            "subscription_billing.reminder_policy_default"
+        )
+        bank = cls.env["res.bank"].create(
+            {"name": "Crédit Agricole", "bic": "AGRIFRPP"}
+        )
+        cls.journal = cls.company_data["default_journal_bank"]
+        cls.journal.bank_account_id = cls.env["res.partner.bank"].create(
+            {
+                "partner_id": cls.company.partner_id.id,
+                "acc_number": "FR7630006000011234567890189",
+                "bank_id": bank.id,
+            }
+        )
+        cls.company.write(
+            {
+                "sepa_creditor_identifier": "FR72ZZZ123456",
+                "sepa_journal_id": cls.journal.id,
+                "sepa_prenotification_days": 14,
+                "sepa_pain_version": "pain.008.001.08",
+            }
+        )
+        debtor_bank = cls.env["res.bank"].create(
+            {"name": "La Banque", "bic": "CCBPFRPP"}
+        )
+        cls.customer_account = cls.env["res.partner.bank"].create(
+            {
+                "partner_id": cls.customer.id,
+                "acc_number": "FR1420041010050500013M02606",
+                "bank_id": debtor_bank.id,
+            }
+        )
+        cls.mandate = cls._mandate(cls.customer, cls.customer_account)
+        cls.other_account = cls.env["res.partner.bank"].create(
+            {
+                "partner_id": cls.partner_a.id,
+                "acc_number": "DE89370400440532013000",
+                "bank_id": debtor_bank.id,
+            }
+        )
+        cls.other_mandate = cls._mandate(cls.partner_a, cls.other_account)
+        cls.other_mandate.last_debit_date = "2026-12-15"  # collected before: RCUR
+
+    @classmethod
+    def _mandate(cls, partner, account, **values):
+        mandate = cls.env["subscription.sepa.mandate"].create(
+            {
+                "partner_id": partner.id,
+                "partner_bank_id": account.id,
+                "signature_date": "2026-12-01",
+                "signature_place": "Lyon",
+                **values,
+            }
+        )
+        mandate.action_validate()
+        return mandate
+
+    def _sdd_contract(self, partner, mandate, **values):
+        values.setdefault("currency_id", self.eur.id)
+        contract = self._create_contract(
+            partner=partner,
+            date_start="2027-01-01",
+            payment_method="sepa_direct_debit",
+            mandate_id=mandate.id,
+            user_id=self.user_sales.id,
+            **values,
+        )
+        contract.action_start()
+        return contract
+
+    def _bill_and_batch(self):
+        first = self._sdd_contract(self.customer, self.mandate)
+        second = self._sdd_contract(self.partner_a, self.other_mandate)
+        with freeze_time("2027-01-01"):
+            moves = (first | second)._generate_invoices()
+            moves._subscription_send()  # delivered: reminders wait for it
+            self.env["mail.mail"].search([]).unlink()
+            batch = self.env["subscription.sepa.batch"]._cron_prepare_batches()
+        return first, second, moves, batch
+
+
+class PaymentCommon(SubscriptionCommon):
+    """Card payments: the demo payment provider, saved cards and contracts paid
+    by card."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        base = (
+            cls.env["payment.provider"].sudo().search([("code", "=", "demo")], limit=1)
+        )
+        cls.provider = (
+            base.copy({"company_id": cls.company.id})
+            if (base.company_id != cls.company)
+            else base
+        )
+        cls.provider.write({"state": "test", "is_published": True})
+        cls.payment_method = cls.provider.payment_method_ids[:1] or cls.env.ref(
+            "payment.payment_method_unknown"
+        )
+        cls.company.subscription_reminder_policy_id = cls.env.ref(
+            "subscription_billing.reminder_policy_default"
+        )
+
+    @classmethod
+    def _token(cls, partner, state="done"):
+        return (
+            cls.env["payment.token"]
+            .sudo()
+            .create(
+                {
+                    "provider_id": cls.provider.id,
+                    "payment_method_id": cls.payment_method.id,
+                    "payment_details": "4242",
+                    "partner_id": partner.id,
+                    "provider_ref": f"demo-{partner.id}-{state}",
+                    "demo_simulated_state": state,
+                }
+            )
+        )
+
+    def _card_contract(self, state="done", partner=None):
+        partner = partner or self.customer
+        contract = self._create_contract(
+            partner=partner,
+            date_start="2027-01-01",
+            payment_method="card",
+            payment_token_id=self._token(partner, state).id,
+            user_id=self.user_sales.id,
+        )
+        contract.action_start()
+        with freeze_time("2027-01-01"):
+            invoice = contract._generate_invoices()
+            invoice._subscription_send()  # delivered: reminders wait for it
+        return contract, invoice
+
+    def _charge(self, day):
+        with freeze_time(day):
+            self.env["account.move"]._cron_charge_cards()
+
+
+class ReminderCommon(SubscriptionCommon):
+    """Payment reminders: invoices billed, delivered, then reminded."""
+
+    def _bill(self, partner=None, products=None, day="2027-01-01", **values):
+        """Start a contract on ``day`` and bill and deliver its first invoice
+        (reminders wait for delivery); the invoice emails are dropped."""
+        contract = self._create_contract(
+            partner=partner,
+            products=products,
+            date_start=day,
+            user_id=self.user_sales.id,
+            **values,
+        )
+        contract.action_start()
+        with freeze_time(day):
+            moves = contract._generate_invoices()
+            moves._subscription_send()  # delivered: reminders wait for it
+        self.env["mail.mail"].search([]).unlink()  # the invoice emails
+        return contract, moves
+
+    def _remind(self, day):
+        with freeze_time(day):
+            self.env["account.move"]._cron_send_reminders()
+
+    def _mails(self):
+        return self.env["mail.mail"].search(
+            [("model", "=", "account.move")], order="id"
+        )

@@ -36,13 +36,7 @@ class TestAmendment(SubscriptionCommon):
 
     def _start(self, **values):
         values.setdefault("date_start", "2027-03-01")
-        contract = self._create_contract(**values)
-        contract.action_start()
-        return contract
-
-    def _bill(self, day):
-        with freeze_time(day):
-            self.env["subscription.contract"]._cron_generate_invoices()
+        return super()._start(**values)
 
     def _bill_changes(self, day):
         with freeze_time(day):

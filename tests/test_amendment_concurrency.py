@@ -4,10 +4,10 @@ import sys
 import tempfile
 import textwrap
 
-from odoo import SUPERUSER_ID, Command, api, fields
-from odoo.modules.registry import Registry
-from odoo.tests import BaseCase, get_db_name, tagged
-from odoo.tools import config
+from odoo import SUPERUSER_ID, api
+from odoo.tests import get_db_name, tagged
+
+from .concurrency import CommittedContractCase
 
 # Run by each worker process: load the registry, wait for the other worker,
 # then invoice the contract's amendment in one transaction.
@@ -39,73 +39,18 @@ WORKER = textwrap.dedent(
 
 
 @tagged("post_install", "-at_install")
-class TestAmendmentConcurrency(BaseCase):
+class TestAmendmentConcurrency(CommittedContractCase):
     """Two OS processes invoice the same amendment on committed data."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.registry = Registry(get_db_name())
 
     def setUp(self):
         super().setUp()
         with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            today = env.company._subscription_today()
-            plan = env["subscription.plan"].create(
-                {"name": "Amendment concurrency plan", "company_id": False}
+            # Started (and billed) a few days ago, in advance.
+            contract = self._create_contract(
+                self._env(cr), "Amendment concurrency", price=310, days_ago=3
             )
-            product = env["product.product"].create(
-                {"name": "Amendment concurrency", "type": "service", "list_price": 310}
-            )
-            partner = env["res.partner"].create({"name": "Amendment concurrency"})
-            contract = env["subscription.contract"].create(
-                {
-                    "partner_id": partner.id,
-                    "plan_id": plan.id,
-                    # Started (and billed) a few days ago, in advance.
-                    "date_start": fields.Date.to_string(
-                        fields.Date.subtract(today, days=3)
-                    ),
-                    "line_ids": [Command.create({"product_id": product.id})],
-                }
-            )
-            contract.action_start()
             contract._generate_invoices()
             contract.line_ids.quantity = 2  # from today: an increase to invoice
-            self.ids = {
-                "plan": plan.id,
-                "product": product.id,
-                "partner": partner.id,
-                "contract": contract.id,
-            }
-        self.addCleanup(self._cleanup)
-
-    def _cleanup(self):
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            contract = env["subscription.contract"].browse(self.ids["contract"])
-            moves = self._moves(env)
-            moves.filtered(lambda m: m.state == "posted").button_draft()
-            moves.with_context(force_delete=True).unlink()
-            contract.activity_ids.unlink()
-            contract.write({"state": "cancelled"})
-            contract.unlink()
-            env["subscription.plan"].browse(self.ids["plan"]).unlink()
-            env["product.product"].browse(self.ids["product"]).unlink()
-            env["res.partner"].browse(self.ids["partner"]).unlink()
-
-    def _moves(self, env, **kw):
-        domain = [("subscription_contract_id", "=", self.ids["contract"])]
-        domain += [(key, "=", value) for key, value in kw.items()]
-        return env["account.move"].with_context(active_test=False).search(domain)
-
-    def _odoo_args(self):
-        args = ["--addons-path", config["addons_path"]]
-        for key in ("db_host", "db_port", "db_user", "db_password"):
-            if config.get(key):
-                args += [f"--{key}", str(config[key])]
-        return args
 
     def _run_two_workers(self, nolock):
         with tempfile.TemporaryDirectory() as barrier:

@@ -14,23 +14,6 @@ D = fields.Date.to_date
 
 @tagged("post_install", "-at_install")
 class TestBilling(SubscriptionCommon):
-    def _start(self, **values):
-        contract = self._create_contract(**values)
-        contract.action_start()
-        return contract
-
-    def _run_cron(self, day):
-        """The daily run: billing, then sending (two scheduled actions)."""
-        with freeze_time(day):
-            self.env["subscription.contract"]._cron_generate_invoices()
-            self.env["account.move"]._cron_subscription_send()
-
-    def _invoices(self, contract):
-        return self.env["account.move"].search(
-            [("subscription_contract_id", "=", contract.id), ("state", "!=", "cancel")],
-            order="subscription_period_start",
-        )
-
     def _periods(self, contract):
         return [
             (m.subscription_period_start, m.subscription_period_end)
@@ -420,71 +403,6 @@ class TestBilling(SubscriptionCommon):
         with self.assertRaisesRegex(UserError, "only an active contract"):
             contract.action_invoice_now()
 
-    # --- sending --------------------------------------------------------------
-
-    def test_invoice_is_emailed_with_pdf(self):
-        contract = self._start(date_start="2027-01-01")
-        self._run_cron("2027-01-01")
-        invoice = self._invoices(contract)
-        self.assertTrue(invoice.is_move_sent)
-        self.assertFalse(invoice.subscription_to_send)
-        mail = self.env["mail.mail"].search(
-            [("model", "=", "account.move"), ("res_id", "=", invoice.id)]
-        )
-        self.assertEqual(len(mail), 1)
-        self.assertEqual(mail.state, "outgoing", "queued, sent by the mail queue")
-        self.assertEqual(mail.recipient_ids, self.customer)
-        self.assertIn(contract.name, mail.subject)
-        self.assertIn(invoice.name, mail.subject)
-        self.assertTrue(
-            mail.attachment_ids.filtered(lambda a: a.name.endswith(".pdf")),
-            "the invoice PDF is attached",
-        )
-
-    def test_invoice_line_and_email_in_the_customers_language(self):
-        self.env["res.lang"]._activate_lang("fr_FR")
-        self.env["ir.module.module"]._load_module_terms(
-            ["subscription_billing"], ["fr_FR"], overwrite=True
-        )
-        self.customer.lang = "fr_FR"
-        contract = self._start(date_start="2027-02-01")
-        self._run_cron("2027-02-01")
-        invoice = self._invoices(contract)
-        self.assertIn(
-            "Période du 01/02/2027 au 28/02/2027", invoice.invoice_line_ids.name
-        )
-        mail = self.env["mail.mail"].search(
-            [("model", "=", "account.move"), ("res_id", "=", invoice.id)]
-        )
-        self.assertIn(f"Facture {invoice.name} de votre abonnement", mail.subject)
-        self.assertIn("Veuillez trouver", mail.body_html)
-
-    def test_customer_without_email_gets_posted_invoice_and_activity(self):
-        self.customer.email = False
-        contract = self._start(date_start="2027-01-01", user_id=self.user_sales.id)
-        self._run_cron("2027-01-01")
-        invoice = self._invoices(contract)
-        self.assertEqual(invoice.state, "posted")
-        self.assertFalse(
-            self.env["mail.mail"].search(
-                [("model", "=", "account.move"), ("res_id", "=", invoice.id)]
-            )
-        )
-        self.assertEqual(invoice.activity_ids.summary, "Send by post")
-        self.assertEqual(invoice.activity_ids.user_id, self.user_sales)
-
-    def test_draft_for_review_is_sent_once_posted(self):
-        self.plan_monthly.invoice_review = True
-        contract = self._start(date_start="2027-01-01")
-        self._run_cron("2027-01-01")
-        invoice = self._invoices(contract)
-        self.assertEqual(invoice.state, "draft")
-        self.assertFalse(invoice.is_move_sent)
-        invoice.action_post()
-        self.assertTrue(invoice.subscription_to_send)
-        self._run_cron("2027-01-02")
-        self.assertTrue(invoice.is_move_sent)
-
     # --- speed ----------------------------------------------------------------
 
     def test_query_count_of_a_billing_batch(self):
@@ -523,3 +441,53 @@ class TestBilling(SubscriptionCommon):
 # Queries to bill and post 10 one-line contracts in one batch (measured; see
 # tools/bench.py for the figures per invoice at scale).
 QUERIES_10 = 309
+
+
+@tagged("post_install", "-at_install")
+class TestTransferQrCode(SubscriptionCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.eur = cls.setup_other_currency("EUR")
+        bank = cls.env["res.bank"].create({"name": "BNP", "bic": "BNPAFRPP"})
+        cls.company_iban = cls.env["res.partner.bank"].create(
+            {
+                "partner_id": cls.company.partner_id.id,
+                "acc_number": "FR7630006000011234567890189",
+                "bank_id": bank.id,
+                "allow_out_payment": True,
+            }
+        )
+
+    def test_transfer_invoice_carries_rf_reference_and_sepa_qr_code(self):
+        contract = self._create_contract(
+            date_start="2027-01-01", currency_id=self.eur.id
+        )
+        contract.action_start()
+        with freeze_time("2027-01-01"):
+            invoice = contract._generate_invoices()
+        self.assertEqual(invoice.partner_bank_id, self.company_iban)
+        self.assertEqual(invoice.qr_code_method, "sct_qr")
+        self.assertTrue(invoice.payment_reference.startswith("RF"))
+        self.assertTrue(invoice.display_qr_code)
+        self.assertTrue(invoice._generate_qr_code())
+        values = self.company_iban._get_qr_vals(
+            "sct_qr",
+            invoice.amount_residual,
+            invoice.currency_id,
+            invoice.partner_id,
+            invoice.name,
+            invoice.payment_reference,
+        )
+        self.assertEqual(values[:4], ["BCD", "002", "1", "SCT"])
+        self.assertEqual(values[4], "BNPAFRPP")
+        self.assertEqual(values[6], "FR7630006000011234567890189")
+        self.assertEqual(values[7], f"EUR{invoice.amount_residual}")
+        self.assertEqual(values[9], invoice.payment_reference)
+
+    def test_no_qr_code_in_another_currency(self):
+        contract = self._create_contract(date_start="2027-01-01")
+        contract.action_start()
+        with freeze_time("2027-01-01"):
+            invoice = contract._generate_invoices()
+        self.assertFalse(invoice.qr_code_method)

@@ -2,78 +2,25 @@ import threading
 
 import psycopg2
 
-from odoo import SUPERUSER_ID, Command, api, fields
+from odoo import SUPERUSER_ID, api
 from odoo.exceptions import UserError
-from odoo.modules.registry import Registry
-from odoo.tests import BaseCase, get_db_name, tagged
+from odoo.tests import tagged
 from odoo.tools import mute_logger
+
+from .concurrency import CommittedContractCase
 
 
 @tagged("post_install", "-at_install")
-class TestBillingConcurrency(BaseCase):
+class TestBillingConcurrency(CommittedContractCase):
     """Real concurrent transactions on committed data (two cursors, as two cron
     workers or a worker and a user), cleaned up after each test."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.registry = Registry(get_db_name())
 
     def setUp(self):
         super().setUp()
         with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            plan = env["subscription.plan"].create(
-                {"name": "Concurrency plan", "company_id": False}
+            self._create_contract(
+                self._env(cr), "Concurrency", email="concurrency@example.com"
             )
-            product = env["product.product"].create(
-                {"name": "Concurrency service", "type": "service", "list_price": 10}
-            )
-            partner = env["res.partner"].create(
-                {"name": "Concurrency customer", "email": "concurrency@example.com"}
-            )
-            contract = env["subscription.contract"].create(
-                {
-                    "partner_id": partner.id,
-                    "plan_id": plan.id,
-                    "date_start": fields.Date.to_string(
-                        env.company._subscription_today()
-                    ),
-                    "line_ids": [Command.create({"product_id": product.id})],
-                }
-            )
-            contract.action_start()
-            self.ids = {
-                "plan": plan.id,
-                "product": product.id,
-                "partner": partner.id,
-                "contract": contract.id,
-            }
-        self.addCleanup(self._cleanup)
-
-    def _cleanup(self):
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            contract = env["subscription.contract"].browse(self.ids["contract"])
-            moves = self._moves(env)
-            moves.filtered(lambda m: m.state == "posted").button_draft()
-            moves.with_context(force_delete=True).unlink()
-            contract.write({"state": "cancelled"})
-            contract.unlink()
-            env["subscription.plan"].browse(self.ids["plan"]).unlink()
-            env["product.product"].browse(self.ids["product"]).unlink()
-            env["res.partner"].browse(self.ids["partner"]).unlink()
-
-    def _moves(self, env):
-        return (
-            env["account.move"]
-            .with_context(active_test=False)
-            .search([("subscription_contract_id", "=", self.ids["contract"])])
-        )
-
-    def _contract(self, cr):
-        env = api.Environment(cr, SUPERUSER_ID, {})
-        return env["subscription.contract"].browse(self.ids["contract"])
 
     def test_two_workers_bill_one_invoice(self):
         with self.registry.cursor() as cr1, self.registry.cursor() as cr2:

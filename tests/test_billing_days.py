@@ -1,5 +1,3 @@
-from unittest.mock import patch
-
 from freezegun import freeze_time
 
 from odoo import Command, fields
@@ -16,35 +14,11 @@ class TestBillingDays(SubscriptionCommon):
     """No day billed twice, the amounts of the preview, invoices dated the day
     they are made, and sending apart from billing."""
 
-    def _start(self, **values):
-        contract = self._create_contract(**values)
-        contract.action_start()
-        return contract
-
-    def _bill(self, day):
-        with freeze_time(day):
-            self.env["subscription.contract"]._cron_generate_invoices()
-
-    def _send(self, day):
-        with freeze_time(day):
-            return self.env["account.move"]._cron_subscription_send()
-
-    def _invoices(self, contract):
-        return self.env["account.move"].search(
-            [("subscription_contract_id", "=", contract.id), ("state", "!=", "cancel")],
-            order="subscription_period_start",
-        )
-
     def _periods(self, contract):
         return [
             (m.subscription_period_start, m.subscription_period_end, m.amount_untaxed)
             for m in self._invoices(contract)
         ]
-
-    def _progress(self, model):
-        cron = self.env.ref("subscription_billing.ir_cron_subscription_billing")
-        progress = self.env["ir.cron.progress"].create({"cron_id": cron.id})
-        return model.with_context(ir_cron_progress_id=progress.id), progress
 
     # --- no day billed twice ----------------------------------------------------
 
@@ -301,79 +275,3 @@ class TestBillingDays(SubscriptionCommon):
             invoice.invoice_line_ids.account_id, contract.journal_id.default_account_id
         )
         self.assertFalse(contract.billing_error)
-
-    # --- sending apart from billing ----------------------------------------------
-
-    def test_billing_does_not_send_and_a_sending_failure_undoes_nothing(self):
-        contract = self._start(date_start="2027-01-01")
-        model, progress = self._progress(self.env["subscription.contract"])
-        with freeze_time("2027-01-01"):
-            model._cron_generate_invoices()
-        invoice = self._invoices(contract)
-        self.assertEqual((progress.done, progress.remaining), (1, 0))
-        self.assertEqual(invoice.state, "posted")
-        self.assertTrue(invoice.subscription_to_send)
-        self.assertFalse(invoice.is_move_sent)
-        send_cron = self.env.ref("subscription_billing.ir_cron_subscription_send")
-        self.assertIn("_cron_subscription_send", send_cron.code)
-        self.assertTrue(
-            self.env["ir.cron.trigger"].search([("cron_id", "=", send_cron.id)]),
-            "billing calls the sending right after it",
-        )
-
-        def broken(moves):
-            raise RuntimeError("mail server on fire")
-
-        move_model = type(self.env["account.move"])
-        with patch.object(move_model, "_subscription_send", broken):
-            self._send("2027-01-01")
-        self.assertEqual(invoice.state, "posted")
-        self.assertEqual(self._invoices(contract), invoice)
-        self.assertIn("could not be sent", invoice.message_ids[0].body)
-
-    def test_send_cron_reports_waiting_invoices(self):
-        contracts = self.env["subscription.contract"]
-        for partner in (self.customer, self.partner_a, self.partner_b):
-            contracts |= self._start(partner=partner, date_start="2027-01-01")
-        self._bill("2027-01-01")
-        model, progress = self._progress(self.env["account.move"])
-        with freeze_time("2027-01-01"):
-            model._cron_subscription_send(batch_size=2)
-            self.assertEqual((progress.done, progress.remaining), (2, 1))
-            model._cron_subscription_send(batch_size=2)
-            self.assertEqual((progress.done, progress.remaining), (1, 0))
-        for contract in contracts:
-            self.assertFalse(self._invoices(contract).subscription_to_send)
-
-    def test_invoice_now_sends_through_the_sending_path(self):
-        contract = self._start(date_start="2027-01-01")
-        move_model = type(self.env["account.move"])
-        with (
-            freeze_time("2027-01-10"),
-            patch.object(
-                move_model,
-                "_subscription_send_claimed",
-                autospec=True,
-                side_effect=move_model._subscription_send_claimed,
-            ) as claimed,
-        ):
-            contract.action_invoice_now()
-        invoice = self._invoices(contract)
-        claimed.assert_called_once()
-        self.assertEqual(claimed.call_args.args[0], invoice)
-        self.assertTrue(invoice.is_move_sent)
-        self.assertEqual(invoice.invoice_date, D("2027-01-10"))
-
-        def broken(moves):
-            raise RuntimeError("mail server on fire")
-
-        # A sending failure keeps the invoice billed and posted.
-        with (
-            freeze_time("2027-01-11"),
-            patch.object(move_model, "_subscription_send", broken),
-        ):
-            contract.action_invoice_now()
-        february = self._invoices(contract)[1]
-        self.assertEqual(february.state, "posted")
-        self.assertEqual(february.subscription_period_start, D("2027-02-01"))
-        self.assertIn("could not be sent", february.message_ids[0].body)

@@ -11,13 +11,13 @@ from pathlib import Path
 from dateutil.relativedelta import relativedelta
 
 import odoo
-from odoo import SUPERUSER_ID, Command, api
-from odoo.modules.registry import Registry
-from odoo.tests import BaseCase, get_db_name, tagged
+from odoo import Command
+from odoo.tests import get_db_name, tagged
 from odoo.tools import SQL, config
 from odoo.tools.pdf import OdooPdfFileReader
 
 from ..models.account_move_send import wkhtmltopdf_is_patched
+from .concurrency import CommittedCase
 
 _logger = logging.getLogger(__name__)
 
@@ -28,14 +28,9 @@ SEND_LOGGER = "odoo.addons.subscription_billing.models.account_move_send"
 
 
 @tagged("post_install", "-at_install")
-class TestBillingProcesses(BaseCase):
+class TestBillingProcesses(CommittedCase):
     """Billing and sending run by separate OS processes through Odoo's own cron
     runner (``ir.cron._run_job``), on committed data removed after each test."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.registry = Registry(get_db_name())
 
     def setUp(self):
         super().setUp()
@@ -45,9 +40,6 @@ class TestBillingProcesses(BaseCase):
         self.tmp = Path(tempfile.mkdtemp(prefix="i10_workers_"))
 
     # --- helpers ----------------------------------------------------------------
-
-    def _env(self, cr):
-        return api.Environment(cr, SUPERUSER_ID, {})
 
     def _create_contracts(self, starts, label):
         """Committed, started one-line monthly contracts, one customer each."""
@@ -137,7 +129,7 @@ class TestBillingProcesses(BaseCase):
         """Start a worker process running ``xmlids`` through the cron runner
         (``real_pdf``: PDFs rendered by wkhtmltopdf, as in production)."""
         options = [
-            f"--addons-path={config['addons_path']}",
+            *self._odoo_args(),
             f"--data-dir={config['data_dir']}",
             "-d",
             get_db_name(),
@@ -146,9 +138,6 @@ class TestBillingProcesses(BaseCase):
         ]
         if real_pdf:
             options.append(f"--log-handler={SEND_LOGGER}:INFO")
-        for key in ("db_host", "db_port", "db_user", "db_password"):
-            if config.get(key):
-                options.append(f"--{key}={config[key]}")
         result = self.tmp / f"{name}.json"
         env = dict(
             os.environ,

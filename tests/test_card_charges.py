@@ -4,11 +4,11 @@ from dateutil.relativedelta import relativedelta
 from freezegun import freeze_time
 
 from odoo import fields
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from .test_payments import PaymentCommon
+from .common import PaymentCommon, provider_ledger
 
 D = fields.Date.to_date
 CARD_LOGGER = "odoo.addons.subscription_billing.models.account_move_card"
@@ -26,23 +26,9 @@ class TestCardCharges(PaymentCommon):
         cls.registry.enter_test_mode(cls.cr)
         cls.addClassCleanup(cls.registry.leave_test_mode)
 
-    def _provider_ledger(self):
-        """Patch the demo provider so that every accepted charge is written down
-        outside the database, as a real provider would keep it."""
-        ledger = []
-        transaction_class = self.registry["payment.transaction"]
-        original = transaction_class._send_payment_request
-
-        def send(tx):
-            original(tx)
-            if tx.state == "done":
-                ledger.append(tx.reference)
-
-        return ledger, patch.object(transaction_class, "_send_payment_request", send)
-
     def test_failure_after_an_accepted_charge_never_charges_twice(self):
         __, invoice = self._card_contract("done")
-        ledger, provider = self._provider_ledger()
+        ledger, provider = provider_ledger(self.registry)
         transaction_class = self.registry["payment.transaction"]
 
         def broken_recording(tx):
@@ -129,3 +115,99 @@ class TestCardCharges(PaymentCommon):
                     self.env["account.move"]._get_reminder_due_domain()
                 ),
             )
+
+
+@tagged("post_install", "-at_install")
+class TestCardPayments(PaymentCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # The charge is asked in a cursor of its own (committed before the
+        # provider answers): in tests that cursor shares the test transaction.
+        cls.registry.enter_test_mode(cls.cr)
+        cls.addClassCleanup(cls.registry.leave_test_mode)
+
+    def test_card_contract_needs_a_saved_card(self):
+        contract = self._create_contract(payment_method="card")
+        with self.assertRaisesRegex(UserError, "a saved card"):
+            contract.action_start()
+
+    def test_charge_success_registers_and_reconciles(self):
+        __, invoice = self._card_contract("done")
+        self.assertTrue(invoice.payment_collection_pending)
+        self.assertEqual(invoice.card_next_try_date, D("2027-01-01"))
+        self._charge("2027-01-01")
+        tx = invoice.transaction_ids
+        self.assertEqual(tx.state, "done")
+        self.assertEqual(tx.operation, "offline")
+        self.assertEqual(tx.amount, invoice.amount_total)
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        self.assertTrue(tx.payment_id)
+        self.assertIn(tx.payment_id, invoice._get_reconciled_payments())
+        self.assertFalse(invoice.payment_collection_pending)
+        self._charge("2027-01-02")
+        self.assertEqual(len(invoice.transaction_ids), 1, "never charged twice")
+
+    def test_declined_card_is_retried_then_reminded(self):
+        __, invoice = self._card_contract("error")
+        self._charge("2027-01-01")
+        self.assertEqual(
+            (invoice.card_failed_attempts, invoice.card_next_try_date),
+            (1, D("2027-01-02")),
+        )
+        self.assertTrue(invoice.payment_collection_pending)
+        with freeze_time("2027-01-01"):
+            self.assertNotIn(
+                invoice,
+                self.env["account.move"].search(
+                    self.env["account.move"]._get_reminder_due_domain()
+                ),
+            )
+        self._charge("2027-01-02")
+        self.assertEqual(invoice.card_next_try_date, D("2027-01-05"))
+        self._charge("2027-01-05")
+        self.assertEqual(invoice.card_next_try_date, D("2027-01-12"))
+        self._charge("2027-01-12")
+        self.assertEqual(invoice.card_failed_attempts, 4)
+        self.assertFalse(invoice.card_next_try_date)
+        self.assertFalse(invoice.payment_collection_pending)
+        self.assertEqual(len(invoice.transaction_ids), 4)
+        mail = (
+            self.env["mail.mail"]
+            .search([("model", "=", "account.move"), ("res_id", "=", invoice.id)])
+            .filtered(lambda m: "declined" in (m.subject or ""))
+        )
+        self.assertEqual(mail.recipient_ids, self.customer)
+        self.assertIn("/my/subscriptions/", mail.body_html)
+        with freeze_time("2027-01-12"):
+            self.assertIn(
+                invoice,
+                self.env["account.move"].search(
+                    self.env["account.move"]._get_reminder_due_domain()
+                ),
+            )
+
+    def test_pending_transaction_is_not_charged_again(self):
+        __, invoice = self._card_contract("pending")
+        self._charge("2027-01-01")
+        self.assertEqual(invoice.transaction_ids.state, "pending")
+        self.assertFalse(invoice.card_next_try_date)
+        # A crash left the invoice due again: the pending transaction stops it.
+        invoice.card_next_try_date = "2027-01-01"
+        self._charge("2027-01-02")
+        invoice._charge_card()
+        self.assertEqual(len(invoice.transaction_ids), 1)
+
+    def test_done_transaction_not_recorded_is_post_processed_not_recharged(self):
+        __, invoice = self._card_contract("done")
+        with freeze_time("2027-01-01"):
+            tx = invoice._charge_card()
+        # Simulate a crash between the charge and its recording.
+        tx.payment_id.action_draft()
+        tx.payment_id.unlink()
+        tx.is_post_processed = False
+        invoice.card_next_try_date = "2027-01-01"
+        self._charge("2027-01-02")
+        self.assertEqual(len(invoice.transaction_ids), 1)
+        self.assertTrue(tx.payment_id)
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))

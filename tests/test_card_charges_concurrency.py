@@ -1,28 +1,21 @@
-from unittest.mock import patch
-
-from odoo import SUPERUSER_ID, Command, api, fields
-from odoo.modules.registry import Registry
-from odoo.tests import BaseCase, get_db_name, tagged
+from odoo.tests import tagged
 from odoo.tools import SQL
 
 from ..models.account_move_card import CARD_LOCK
+from .common import provider_ledger
+from .concurrency import CommittedContractCase
 
 
 @tagged("post_install", "-at_install")
-class TestCardChargesCommitted(BaseCase):
+class TestCardChargesCommitted(CommittedContractCase):
     """On committed data with real cursors: the charge survives a crash of the
     worker that asked for it, and the next worker records it, never charging
     the card again."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.registry = Registry(get_db_name())
-
     def setUp(self):
         super().setUp()
         with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
+            env = self._env(cr)
             provider = env["payment.provider"].search(
                 [("code", "=", "demo"), ("company_id", "=", env.company.id)], limit=1
             )
@@ -44,73 +37,32 @@ class TestCardChargesCommitted(BaseCase):
                     "demo_simulated_state": "done",
                 }
             )
-            plan = env["subscription.plan"].create(
-                {"name": "Committed card plan", "company_id": False}
+            contract = self._create_contract(
+                env,
+                "Committed card",
+                partner=partner,
+                payment_method="card",
+                payment_token_id=token.id,
             )
-            product = env["product.product"].create(
-                {"name": "Committed card service", "type": "service", "list_price": 10}
-            )
-            today = env.company._subscription_today()
-            contract = env["subscription.contract"].create(
-                {
-                    "partner_id": partner.id,
-                    "plan_id": plan.id,
-                    "date_start": fields.Date.to_string(today),
-                    "payment_method": "card",
-                    "payment_token_id": token.id,
-                    "line_ids": [Command.create({"product_id": product.id})],
-                }
-            )
-            contract.action_start()
             invoice = contract._generate_invoices()
-            self.ids = {
-                "provider": provider.id,
-                "partner": partner.id,
-                "token": token.id,
-                "plan": plan.id,
-                "product": product.id,
-                "contract": contract.id,
-                "invoice": invoice.id,
-            }
-        self.addCleanup(self._cleanup)
+            self.ids.update(provider=provider.id, token=token.id, invoice=invoice.id)
 
-    def _cleanup(self):
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            invoice = env["account.move"].browse(self.ids["invoice"])
-            transactions = invoice.transaction_ids
-            payments = transactions.payment_id
-            payments.action_draft()
-            payments.unlink()
-            transactions.unlink()
-            invoice.button_draft()
-            invoice.with_context(force_delete=True).unlink()
-            contract = env["subscription.contract"].browse(self.ids["contract"])
-            contract.write({"state": "cancelled"})
-            contract.unlink()
-            env["payment.token"].browse(self.ids["token"]).unlink()
-            env["subscription.plan"].browse(self.ids["plan"]).unlink()
-            env["product.product"].browse(self.ids["product"]).unlink()
-            env["res.partner"].browse(self.ids["partner"]).unlink()
-            env["payment.provider"].browse(
-                self.ids["provider"]
-            ).state = self.provider_state
+    def _remove_records(self, env):
+        transactions = env["account.move"].browse(self.ids["invoice"]).transaction_ids
+        payments = transactions.payment_id
+        payments.action_draft()
+        payments.unlink()
+        transactions.unlink()
+        res = super()._remove_records(env)
+        env["payment.provider"].browse(self.ids["provider"]).state = self.provider_state
+        return res
 
     def _invoice(self, cr):
-        env = api.Environment(cr, SUPERUSER_ID, {})
-        return env["account.move"].browse(self.ids["invoice"])
+        return self._env(cr)["account.move"].browse(self.ids["invoice"])
 
     def test_worker_crash_after_the_charge_never_charges_twice(self):
-        ledger = []
-        transaction_class = self.registry["payment.transaction"]
-        original = transaction_class._send_payment_request
-
-        def send(tx):
-            original(tx)
-            if tx.state == "done":
-                ledger.append(tx.reference)
-
-        with patch.object(transaction_class, "_send_payment_request", send):
+        ledger, provider = provider_ledger(self.registry)
+        with provider:
             # A worker charges, then crashes before its transaction commits.
             with self.registry.cursor() as cr:
                 self._invoice(cr)._charge_card()

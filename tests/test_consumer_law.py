@@ -1,4 +1,3 @@
-from datetime import timedelta
 from unittest.mock import patch
 
 from freezegun import freeze_time
@@ -7,16 +6,9 @@ from odoo import fields
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import Form, tagged
 
-from .common import SubscriptionCommon
+from .common import SubscriptionCommon, days
 
 D = fields.Date.to_date
-
-
-def days(first, last):
-    day = D(first)
-    while day <= D(last):
-        yield day
-        day += timedelta(days=1)
 
 
 @tagged("post_install", "-at_install")

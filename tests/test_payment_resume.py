@@ -1,20 +1,11 @@
-from datetime import timedelta
-
 from freezegun import freeze_time
 
 from odoo import fields
 from odoo.tests import tagged
 
-from .common import SubscriptionCommon
+from .common import SubscriptionCommon, days
 
 D = fields.Date.to_date
-
-
-def days(first, last):
-    day = D(first)
-    while day <= D(last):
-        yield day
-        day += timedelta(days=1)
 
 
 @tagged("post_install", "-at_install")

@@ -3,7 +3,7 @@ from freezegun import freeze_time
 from odoo.http import Request
 from odoo.tests import HttpCase, tagged
 
-from .test_payments import PaymentCommon
+from .common import PaymentCommon
 
 
 @tagged("post_install", "-at_install")

@@ -4,7 +4,7 @@ from lxml import html
 from odoo import Command
 from odoo.tests import HttpCase, tagged
 
-from .test_payments import PaymentCommon
+from .common import PaymentCommon
 
 
 @tagged("post_install", "-at_install")

@@ -8,7 +8,7 @@ from odoo import Command
 from odoo.http import Request
 from odoo.tests import HttpCase, tagged
 
-from .test_payments import PaymentCommon
+from .common import PaymentCommon
 
 HUGE = "99999999999999999999"
 

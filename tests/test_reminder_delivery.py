@@ -6,13 +6,13 @@ from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from .common import SubscriptionCommon
+from .common import ReminderCommon
 
 D = fields.Date.to_date
 
 
 @tagged("post_install", "-at_install")
-class TestReminderDelivery(SubscriptionCommon):
+class TestReminderDelivery(ReminderCommon):
     """Reminders go where invoices go, read like invoice emails, and one
     failing invoice never blocks the others."""
 
@@ -40,26 +40,6 @@ class TestReminderDelivery(SubscriptionCommon):
                 "parent_id": cls.company_customer.id,
                 "email": "ap@dupont.example",
             }
-        )
-
-    def _bill(self, partner, products=None):
-        contract = self._create_contract(
-            partner=partner, products=products, user_id=self.user_sales.id
-        )
-        contract.action_start()
-        with freeze_time("2027-01-01"):
-            moves = contract._generate_invoices()
-            moves._subscription_send()  # delivered: reminders wait for it
-        self.env["mail.mail"].search([]).unlink()
-        return contract, moves
-
-    def _remind(self, day):
-        with freeze_time(day):
-            self.env["account.move"]._cron_send_reminders()
-
-    def _mails(self):
-        return self.env["mail.mail"].search(
-            [("model", "=", "account.move")], order="id"
         )
 
     def test_reminders_go_to_the_invoice_address(self):

@@ -7,13 +7,13 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from .common import SubscriptionCommon
+from .common import ReminderCommon
 
 D = fields.Date.to_date
 
 
 @tagged("post_install", "-at_install")
-class TestReminders(SubscriptionCommon):
+class TestReminders(ReminderCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -29,26 +29,6 @@ class TestReminders(SubscriptionCommon):
             groups="base.group_user,account.group_account_invoice",
             company_id=cls.company.id,
             company_ids=[cls.company.id],
-        )
-
-    def _bill(self, partner=None, day="2027-01-01", **values):
-        contract = self._create_contract(
-            partner=partner, date_start=day, user_id=self.user_sales.id, **values
-        )
-        contract.action_start()
-        with freeze_time(day):
-            moves = contract._generate_invoices()
-            moves._subscription_send()  # delivered: reminders wait for it
-        self.env["mail.mail"].search([]).unlink()  # the invoice emails
-        return contract, moves
-
-    def _remind(self, day):
-        with freeze_time(day):
-            self.env["account.move"]._cron_send_reminders()
-
-    def _mails(self):
-        return self.env["mail.mail"].search(
-            [("model", "=", "account.move")], order="id"
         )
 
     def _pay(self, move, amount=None):

@@ -28,10 +28,6 @@ class TestRenewal(SubscriptionCommon):
         with freeze_time(day):
             self.env["subscription.contract"]._cron_process_renewals()
 
-    def _bill(self, day):
-        with freeze_time(day):
-            self.env["subscription.contract"]._cron_generate_invoices()
-
     def _mails(self, contract):
         return self.env["mail.mail"].search(
             [("model", "=", contract._name), ("res_id", "=", contract.id)]

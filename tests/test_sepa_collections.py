@@ -1,12 +1,12 @@
 from freezegun import freeze_time
 from lxml import etree
 
-from odoo import fields
-from odoo.exceptions import UserError, ValidationError
+from odoo import Command, fields
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 
 from ..lib import sepa
-from .test_sepa import SepaCommon
+from .common import SepaCommon
 
 D = fields.Date.to_date
 
@@ -390,3 +390,138 @@ class TestSepaCollections(SepaCommon):
             {"acc_number": "DE62370400440532013001"}
         )
         self.assertTrue(self.other_mandate.amendment_original_iban)
+
+    # --- a collection from billing to payment ----------------------------------
+
+    def test_batch_with_first_and_recurrent_debits_and_a_valid_file(self):
+        first, second, moves, batch = self._bill_and_batch()
+        self.assertEqual(len(batch), 1)
+        self.assertEqual(batch.collection_date, D("2027-01-15"))
+        self.assertEqual(len(batch.line_ids), 2)
+        by_move = {line.move_id: line for line in batch.line_ids}
+        first_line = by_move[moves.filtered(lambda m: m.partner_id == self.customer)]
+        second_line = by_move[moves.filtered(lambda m: m.partner_id == self.partner_a)]
+        self.assertEqual(first_line.sequence_type, "FRST")
+        self.assertEqual(second_line.sequence_type, "RCUR")
+        self.assertTrue(all(moves.mapped("payment_collection_pending")))
+        # No reminder while the debit is under way.
+        self.assertFalse(
+            self.env["account.move"].search(
+                [
+                    *self.env["account.move"]._get_reminder_due_domain(),
+                    ("id", "in", moves.ids),
+                ]
+            )
+        )
+        batch.action_generate()
+        self.assertEqual(batch.state, "generated")
+        xml = batch.file_id.raw
+        self.assertTrue(sepa.validate_pain008(xml, "pain.008.001.08"))
+        tree = etree.fromstring(xml)
+
+        def texts(tag):
+            return [node.text for node in tree.iter(f"{{*}}{tag}")]
+
+        self.assertEqual(sorted(texts("InstdAmt")), ["240.00", "240.00"])
+        self.assertEqual(set(texts("ReqdColltnDt")), {"2027-01-15"})
+        self.assertEqual(
+            sorted(texts("MndtId")),
+            sorted([self.mandate.name, self.other_mandate.name]),
+        )
+        self.assertIn("FR72ZZZ123456", texts("Id"))
+        self.assertEqual(sorted(texts("SeqTp")), ["FRST", "RCUR"])
+        self.assertEqual(texts("MsgId"), [batch.message_identifier])
+        self.assertEqual(len(set(texts("EndToEndId"))), 2)
+
+    def test_prenotification_email(self):
+        __, __, moves, batch = self._bill_and_batch()
+        move = moves.filtered(lambda m: m.partner_id == self.customer)
+        mail = self.env["mail.mail"].search(
+            [("model", "=", "account.move"), ("res_id", "=", move.id)]
+        )
+        self.assertEqual(len(mail), 1)
+        self.assertEqual(mail.recipient_ids, self.customer)
+        self.assertIn("01/15/2027", mail.subject)
+        self.assertIn("240.00", mail.body_html)  # 200 EUR + 20% VAT
+        self.assertIn(self.mandate.name, mail.body_html)
+        self.assertIn("FR72ZZZ123456", mail.body_html)
+        self.assertTrue(all(batch.line_ids.mapped("prenotified")))
+        # The cron run again adds nothing: each invoice is in one collection.
+        with freeze_time("2027-01-02"):
+            again = self.env["subscription.sepa.batch"]._cron_prepare_batches()
+        self.assertFalse(again)
+
+    def test_done_registers_and_reconciles_payments(self):
+        __, __, moves, batch = self._bill_and_batch()
+        batch.action_generate()
+        batch.action_mark_sent()
+        batch.action_done()
+        self.assertEqual(batch.state, "done")
+        self.assertTrue(
+            set(moves.mapped("payment_state")) <= {"in_payment", "paid"},
+            moves.mapped("payment_state"),
+        )
+        for line in batch.line_ids:
+            self.assertIn(line.payment_id, line.move_id._get_reconciled_payments())
+        self.assertEqual(self.mandate.last_debit_date, D("2027-01-15"))
+        self.assertFalse(any(moves.mapped("payment_collection_pending")))
+
+    def test_non_euro_invoice_is_refused_with_a_message(self):
+        contract = self._sdd_contract(
+            self.customer, self.mandate, currency_id=self.company.currency_id.id
+        )
+        with freeze_time("2027-01-01"):
+            move = contract._generate_invoices()
+            batch = self.env["subscription.sepa.batch"]._cron_prepare_batches()
+        self.assertFalse(batch)
+        self.assertIn("SEPA collects euros only", move.message_ids[0].body)
+
+    def test_collection_date_follows_the_prenotification_days(self):
+        self.company.sepa_prenotification_days = 3
+        with freeze_time("2027-01-01"):
+            self.assertEqual(
+                sepa.earliest_collection_date(
+                    self.company._subscription_today(),
+                    self.company.sepa_prenotification_days,
+                ),
+                D("2027-01-04"),
+            )
+        with self.assertRaisesRegex(ValidationError, "at least 1 day"):
+            self.company.sepa_prenotification_days = 0
+
+    def test_bounded_batches_fill_the_same_collection(self):
+        first = self._sdd_contract(self.customer, self.mandate)
+        second = self._sdd_contract(self.partner_a, self.other_mandate)
+        cron = self.env.ref("subscription_billing.ir_cron_subscription_sepa_batches")
+        progress = self.env["ir.cron.progress"].create({"cron_id": cron.id})
+        model = self.env["subscription.sepa.batch"].with_context(
+            ir_cron_progress_id=progress.id
+        )
+        with freeze_time("2027-01-01"):
+            (first | second)._generate_invoices()
+            batch = model._cron_prepare_batches(batch_size=1)
+            self.assertEqual((progress.done, progress.remaining), (1, 1))
+            again = model._cron_prepare_batches(batch_size=1)
+            self.assertEqual((progress.done, progress.remaining), (1, 0))
+        self.assertEqual(again, batch)
+        self.assertEqual(len(batch.line_ids), 2)
+
+    def test_access_rights(self):
+        __, __, __, batch = self._bill_and_batch()
+        with self.assertRaises(AccessError):
+            batch.with_user(self.user_sales).action_generate()
+        self.assertTrue(batch.with_user(self.user_sales).read(["name"]))
+        accountant = self.env["res.users"].create(
+            {
+                "name": "Bob Books",
+                "login": "bob_books",
+                "email": "bob@example.com",
+                "groups_id": [
+                    Command.set(self.env.ref("account.group_account_invoice").ids)
+                ],
+                "company_id": self.company.id,
+                "company_ids": [Command.set(self.company.ids)],
+            }
+        )
+        batch.with_user(accountant).action_generate()
+        self.assertEqual(batch.state, "generated")

@@ -1,11 +1,14 @@
 import base64
 from unittest.mock import patch
 
+from freezegun import freeze_time
+
+from odoo import Command
 from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 
 from ..lib import sepa_return
-from .test_sepa import SepaCommon
+from .common import SepaCommon
 
 
 @tagged("post_install", "-at_install")
@@ -198,3 +201,42 @@ class TestSepaReturns(SepaCommon):
             sepa_return.build_pain002("STS-X", "NOT-OUR-FILE", [], file_code="FF01")
         )
         self.assertEqual(other.line_ids.state, "unknown")
+
+
+@tagged("post_install", "-at_install")
+class TestSepaRejections(SepaCommon):
+    """Rejected debits recorded by hand with the rejection wizard."""
+
+    def test_rejection_reopens_the_invoice_and_back_to_reminders(self):
+        first, __, moves, batch = self._bill_and_batch()
+        batch.action_generate()
+        batch.action_mark_sent()
+        batch.action_done()
+        line = batch.line_ids.filtered(lambda line: line.mandate_id == self.mandate)
+        wizard = Form(
+            self.env["subscription.sepa.reject"].with_context(default_batch_id=batch.id)
+        )
+        wizard.line_ids.add(line)
+        wizard.code = "AM04"
+        wizard.save().action_reject()
+        self.assertEqual(line.state, "rejected")
+        self.assertEqual(line.move_id.payment_state, "not_paid")
+        self.assertTrue(line.move_id.sepa_rejected)
+        self.assertIn("Direct debit rejected", first.activity_ids.mapped("summary"))
+        self.assertEqual(batch.amount_total, 240.0)
+        self.assertEqual(self.mandate.state, "active")
+        with freeze_time("2027-02-08"):
+            due = self.env["account.move"].search(
+                self.env["account.move"]._get_reminder_due_domain()
+            )
+        self.assertIn(line.move_id, due)
+
+    def test_md01_revokes_the_mandate(self):
+        __, __, __, batch = self._bill_and_batch()
+        batch.action_generate()
+        batch.action_mark_sent()
+        line = batch.line_ids.filtered(lambda line: line.mandate_id == self.mandate)
+        self.env["subscription.sepa.reject"].create(
+            {"batch_id": batch.id, "line_ids": [Command.set(line.ids)], "code": "MD01"}
+        ).action_reject()
+        self.assertEqual(self.mandate.state, "revoked")

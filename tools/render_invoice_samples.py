@@ -15,15 +15,11 @@ DB is a database with subscription_billing installed (no demo data needed).
 """
 
 import argparse
-import contextlib
-import os
-import shlex
-import socket
 import subprocess
-import sys
-import time
 from datetime import date, timedelta
 from pathlib import Path
+
+from odoo_server import http_server, odoo_options
 
 
 def parse_args():
@@ -32,45 +28,6 @@ def parse_args():
     parser.add_argument("--out", default="/tmp/subscription_invoices")
     parser.add_argument("--dpi", type=int, default=70, help="PNG resolution")
     return parser.parse_args()
-
-
-def odoo_options(db):
-    addons = os.environ.get("SB_ADDONS_PATH")
-    if not addons:
-        sys.exit("SB_ADDONS_PATH is not set")
-    return [
-        f"--addons-path={addons}",
-        *shlex.split(os.environ.get("SB_ODOO_DB_ARGS", "")),
-        "-d",
-        db,
-        "--log-level=warn",
-        "--max-cron-threads=0",
-    ]
-
-
-@contextlib.contextmanager
-def http_server(options):
-    """wkhtmltopdf fetches the report's assets over HTTP."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "odoo", *options, f"--http-port={port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for __ in range(120):
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", port), timeout=1),
-            ):
-                break
-            time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def setup(env):
