@@ -1,5 +1,6 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import format_date
 
 
 class SubscriptionContractPause(models.Model):
@@ -31,8 +32,8 @@ class SubscriptionContractPause(models.Model):
                         "Contract %(contract)s: a suspension cannot end (%(end)s) "
                         "before it starts (%(start)s).",
                         contract=pause.contract_id.name,
-                        end=pause.date_to,
-                        start=pause.date_from,
+                        end=format_date(self.env, pause.date_to),
+                        start=format_date(self.env, pause.date_from),
                     )
                 )
 

@@ -5,7 +5,7 @@ from lxml import html
 from odoo import fields
 from odoo.tests import HttpCase, tagged
 
-from .test_payments import PaymentCommon
+from .common import PaymentCommon
 
 D = fields.Date.to_date
 

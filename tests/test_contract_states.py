@@ -1,5 +1,5 @@
 from odoo import fields
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import Form, tagged
 
 from .common import SubscriptionCommon
@@ -71,6 +71,18 @@ class TestContractStates(SubscriptionCommon):
         self.assertEqual(
             self._tracked_states(contract), ["Active", "Suspended", "Active"]
         )
+
+    def test_suspension_ending_before_it_starts_is_refused_in_user_dates(self):
+        contract = self._create_contract()
+        contract.action_start()
+        pause = self.env["subscription.contract.pause"].create(
+            {"contract_id": contract.id, "date_from": "2027-03-10"}
+        )
+        with self.assertRaisesRegex(
+            ValidationError,
+            r"cannot end \(03/01/2027\) before it starts \(03/10/2027\)",
+        ):
+            pause.with_context(lang="en_US").date_to = "2027-03-01"
 
     def test_close_with_wizard_records_reason_and_date(self):
         contract = self._create_contract()

@@ -1,4 +1,5 @@
 import io
+from contextlib import contextmanager
 from unittest.mock import patch
 
 from freezegun import freeze_time
@@ -20,6 +21,19 @@ from .common import SubscriptionCommon
 
 D = fields.Date.to_date
 SEND_MODULE = "odoo.addons.subscription_billing.models.account_move_send"
+
+
+def pdf_page(text):
+    """A one-page PDF showing ``text``, with the outline wkhtmltopdf gives each
+    record (Odoo splits and converts PDFs by their outlines)."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer)
+    pdf.drawString(72, 760, text)
+    pdf.bookmarkPage("invoice")
+    pdf.addOutlineEntry(text, "invoice", level=0)
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
 
 
 @tagged("post_install", "-at_install")
@@ -84,6 +98,21 @@ class TestSending(SubscriptionCommon):
         view = self.env.ref("subscription_billing.view_account_invoice_filter_sending")
         node = etree.fromstring(view.arch).xpath(f"//filter[@name='{name}']")[0]
         return self.env["account.move"].search(safe_eval(node.get("domain")))
+
+    @contextmanager
+    def _real_pdfs(self, day, run_wkhtmltopdf):
+        """Real PDFs on ``day`` (the test mode renders HTML and keeps the XML
+        apart), their pages made by ``run_wkhtmltopdf`` (the real one would
+        need an HTTP server)."""
+        with (
+            patch.dict(config.options, {"test_enable": False}),
+            patch.object(
+                type(self.env["ir.actions.report"]), "_run_wkhtmltopdf", run_wkhtmltopdf
+            ),
+            freeze_time(day),
+            mute_logger("odoo.tools.pdf"),  # fonttools is not installed here
+        ):
+            yield
 
     def _add_company_bank(self):
         return self.env["res.partner.bank"].create(
@@ -280,16 +309,6 @@ class TestSending(SubscriptionCommon):
         with freeze_time("2027-01-01"):
             ahead, rendered_here = contracts._generate_invoices()
 
-        def page(text):
-            buffer = io.BytesIO()
-            pdf = canvas.Canvas(buffer)
-            pdf.drawString(72, 760, text)
-            pdf.bookmarkPage("invoice")
-            pdf.addOutlineEntry(text, "invoice", level=0)
-            pdf.showPage()
-            pdf.save()
-            return buffer.getvalue()
-
         # Real PDFs (the test mode renders HTML and keeps the XML apart); the
         # page rendered here comes from reportlab, wkhtmltopdf needing an HTTP
         # server.
@@ -297,18 +316,11 @@ class TestSending(SubscriptionCommon):
 
         def run_wkhtmltopdf(self_, bodies, **kwargs):
             calls.append(len(bodies))
-            return page(f"Rendered here {rendered_here.name}")
+            return pdf_page(f"Rendered here {rendered_here.name}")
 
         report = self.env.ref("account.account_invoices")
-        prerendered = {(report.id, ahead.id): page(f"Ahead {ahead.name}")}
-        with (
-            patch.dict(config.options, {"test_enable": False}),
-            patch.object(
-                type(self.env["ir.actions.report"]), "_run_wkhtmltopdf", run_wkhtmltopdf
-            ),
-            freeze_time("2027-01-01"),
-            mute_logger("odoo.tools.pdf"),  # fonttools is not installed here
-        ):
+        prerendered = {(report.id, ahead.id): pdf_page(f"Ahead {ahead.name}")}
+        with self._real_pdfs("2027-01-01", run_wkhtmltopdf):
             sent = (
                 (ahead | rendered_here)
                 .with_context(
@@ -413,23 +425,9 @@ class TestSending(SubscriptionCommon):
         # which account_edi_ubl_cii embeds the XML as for customers; the page
         # itself comes from reportlab here, wkhtmltopdf needing an HTTP server.
         def run_wkhtmltopdf(self_, bodies, **kwargs):
-            buffer = io.BytesIO()
-            pdf = canvas.Canvas(buffer)
-            pdf.drawString(72, 760, invoice.name)
-            pdf.bookmarkPage("invoice")
-            pdf.addOutlineEntry(invoice.name, "invoice", level=0)
-            pdf.showPage()
-            pdf.save()
-            return buffer.getvalue()
+            return pdf_page(invoice.name)
 
-        with (
-            patch.dict(config.options, {"test_enable": False}),
-            patch.object(
-                type(self.env["ir.actions.report"]), "_run_wkhtmltopdf", run_wkhtmltopdf
-            ),
-            freeze_time("2027-02-01"),
-            mute_logger("odoo.tools.pdf"),  # fonttools is not installed here
-        ):
+        with self._real_pdfs("2027-02-01", run_wkhtmltopdf):
             invoice.with_context(force_report_rendering=True)._subscription_send()
         self.assertFalse(invoice.subscription_edi_error)
         self.assertFalse(invoice.subscription_to_send)
