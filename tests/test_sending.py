@@ -505,5 +505,5 @@ class TestSending(SubscriptionCommon):
 
 
 # Queries to send 10 invoices in one batch in tests (HTML rendering; measured):
-# at most 418 (414 when run alone; 4 more once earlier tests installed French).
+# at most 418 (414 when run alone, 418 after the earlier tests of the suite).
 SEND_QUERIES_10 = 418
