@@ -278,7 +278,7 @@ def check_pdfs(env, sample=20):
         ]
     )
     picked = random.Random(0).sample(list(moves), min(sample, len(moves)))
-    good = 0
+    good = shapes = 0
     for move in picked:
         text = subprocess.run(
             ["pdftotext", "-", "-"],
@@ -286,11 +286,19 @@ def check_pdfs(env, sample=20):
             capture_output=True,
             check=False,
         ).stdout.decode(errors="replace")
+        if not text.strip("\f \n"):
+            shapes += 1
         good += move.name in text and text.count("\f") == 1
-    return (
+    line = (
         f"PDFs read back: {good}/{len(picked)} of a sample carry their own invoice "
         f"number on one page ({len(moves)} invoices with a PDF)"
     )
+    if shapes:
+        line += (
+            f"; {shapes} have no text to read back (Debian's wkhtmltopdf draws "
+            "web fonts as shapes): look at them with pdftoppm"
+        )
+    return line
 
 
 def db_connection_args():
