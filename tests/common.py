@@ -165,6 +165,31 @@ class SubscriptionCommon(AccountTestInvoicingCommon):
         contract.action_start()
         return contract
 
+    def _start_suspended_11_to_20_january(self):
+        """A monthly contract billed in arrears from 1 January 2027, suspended
+        on the 11th and resumed on the 21st."""
+        self.plan_monthly.billing_mode = "arrears"
+        contract = self._start(date_start="2027-01-01")
+        with freeze_time("2027-01-11"):
+            contract.action_suspend()
+        with freeze_time("2027-01-21"):
+            contract.action_resume()
+        return contract
+
+    def _contract_in_other_company(self):
+        """The customer's running yearly contract with another company."""
+        other = self.setup_other_company(name="Other Co")["company"]
+        contract = self.env["subscription.contract"].create(
+            {
+                "partner_id": self.customer.id,
+                "plan_id": self.plan_yearly.id,
+                "company_id": other.id,
+                "date_start": "2027-01-01",
+            }
+        )
+        contract.state = "active"
+        return contract
+
     def _bill(self, day):
         """The billing run on ``day``."""
         with freeze_time(day):

@@ -131,12 +131,7 @@ class TestBilling(SubscriptionCommon):
         self.assertEqual(second.amount_untaxed, 100.0)
 
     def test_suspension_in_arrears_is_not_billed(self):
-        self.plan_monthly.billing_mode = "arrears"
-        contract = self._start(date_start="2027-01-01")
-        with freeze_time("2027-01-11"):
-            contract.action_suspend()
-        with freeze_time("2027-01-21"):
-            contract.action_resume()
+        contract = self._start_suspended_11_to_20_january()
         self.assertEqual(
             (contract.pause_ids.date_from, contract.pause_ids.date_to),
             (D("2027-01-11"), D("2027-01-20")),

@@ -47,28 +47,19 @@ class TestBillingDays(SubscriptionCommon):
             self.env["subscription.contract"]._cron_process_renewals()
         self.assertEqual(contract.date_end, D("2027-03-14"))
         self._bill("2027-02-15")
-        self.assertEqual(
-            self._periods(contract),
-            [
-                (D("2027-01-15"), D("2027-01-31"), 54.84),
-                (D("2027-02-01"), D("2027-02-14"), 50.0),
-                (D("2027-02-15"), D("2027-02-28"), 50.0),
-            ],
-        )
+        billed = [
+            (D("2027-01-15"), D("2027-01-31"), 54.84),
+            (D("2027-02-01"), D("2027-02-14"), 50.0),
+            (D("2027-02-15"), D("2027-02-28"), 50.0),
+        ]
+        self.assertEqual(self._periods(contract), billed)
         with freeze_time("2027-02-20"):
             cancelled = self._invoices(contract)[1]
             cancelled.button_draft()
             cancelled.button_cancel()
         self._bill("2027-02-21")
         # Exactly the cancelled days again: 1-14 February, 50.00, not 1-28.
-        self.assertEqual(
-            self._periods(contract),
-            [
-                (D("2027-01-15"), D("2027-01-31"), 54.84),
-                (D("2027-02-01"), D("2027-02-14"), 50.0),
-                (D("2027-02-15"), D("2027-02-28"), 50.0),
-            ],
-        )
+        self.assertEqual(self._periods(contract), billed)
         rebilled = self._invoices(contract)[1]
         self.assertNotEqual(rebilled, cancelled)
         self.assertEqual(rebilled.invoice_date, D("2027-02-21"))
@@ -104,10 +95,8 @@ class TestBillingDays(SubscriptionCommon):
 
     # --- amounts ----------------------------------------------------------------
 
-    def test_prorated_line_total_is_the_preview_for_a_grid(self):
-        """Quarterly, aligned: the line total is prorated, then rounded once;
-        the invoice and the preview agree."""
-        plan = self.env["subscription.plan"].create(
+    def _quarterly_aligned_plan(self):
+        return self.env["subscription.plan"].create(
             {
                 "name": "Quarterly aligned",
                 "billing_interval": 3,
@@ -116,6 +105,11 @@ class TestBillingDays(SubscriptionCommon):
                 "company_id": False,
             }
         )
+
+    def test_prorated_line_total_is_the_preview_for_a_grid(self):
+        """Quarterly, aligned: the line total is prorated, then rounded once;
+        the invoice and the preview agree."""
+        plan = self._quarterly_aligned_plan()
         eur = self.env.company.currency_id
         cases = []
         for start in ("2027-02-10", "2027-01-02", "2027-03-31"):
@@ -176,15 +170,7 @@ class TestBillingDays(SubscriptionCommon):
         self.assertEqual(self._invoices(seven)[0].amount_untaxed, 388.89)
 
     def test_preview_says_the_invoice_amount(self):
-        plan = self.env["subscription.plan"].create(
-            {
-                "name": "Quarterly aligned",
-                "billing_interval": 3,
-                "billing_unit": "month",
-                "align_to_calendar": True,
-                "company_id": False,
-            }
-        )
+        plan = self._quarterly_aligned_plan()
         contract = self._start(
             plan=plan,
             date_start="2027-02-10",
@@ -202,12 +188,7 @@ class TestBillingDays(SubscriptionCommon):
         self.assertEqual(self._invoices(contract).amount_untaxed, 388.89)
 
     def test_suspension_prorated_line_says_so(self):
-        self.plan_monthly.billing_mode = "arrears"
-        contract = self._start(date_start="2027-01-01")
-        with freeze_time("2027-01-11"):
-            contract.action_suspend()
-        with freeze_time("2027-01-21"):
-            contract.action_resume()
+        contract = self._start_suspended_11_to_20_january()
         self._bill("2027-01-31")
         invoice = self._invoices(contract)
         self.assertEqual(invoice.amount_untaxed, 67.74)

@@ -49,16 +49,7 @@ class TestPortal(PaymentCommon, HttpCase):
         self.assertTrue(page.url.endswith("/my"), page.url)
 
     def test_owner_sees_contracts_of_every_company(self):
-        other = self.setup_other_company(name="Other Co")["company"]
-        foreign = self.env["subscription.contract"].create(
-            {
-                "partner_id": self.customer.id,
-                "plan_id": self.plan_yearly.id,
-                "company_id": other.id,
-                "date_start": "2027-01-01",
-            }
-        )
-        foreign.state = "active"
+        foreign = self._contract_in_other_company()
         self.authenticate("portal_customer", "portal_customer")
         self.assertIn(foreign.name, self._get("/my/subscriptions").text)
         self.assertIn(foreign.name, self._get(f"/my/subscriptions/{foreign.id}").text)

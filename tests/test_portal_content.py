@@ -94,16 +94,7 @@ class TestPortalContent(PaymentCommon, HttpCase):
     def test_company_shown_when_several_companies(self):
         text, __ = self._page("/my/subscriptions")
         self.assertNotIn("<th>Company</th>", text)
-        other = self.setup_other_company(name="Other Co")["company"]
-        foreign = self.env["subscription.contract"].create(
-            {
-                "partner_id": self.customer.id,
-                "plan_id": self.plan_yearly.id,
-                "company_id": other.id,
-                "date_start": "2027-01-01",
-            }
-        )
-        foreign.state = "active"
+        foreign = self._contract_in_other_company()
         text, tree = self._page("/my/subscriptions")
         self.assertIn("<th>Company</th>", text)
         self.assertIn("Other Co", text)
