@@ -190,6 +190,18 @@ class SubscriptionCommon(AccountTestInvoicingCommon):
         contract.state = "active"
         return contract
 
+    def _quarterly_aligned_plan(self):
+        """Quarterly, aligned on calendar quarters: a first partial quarter."""
+        return self.env["subscription.plan"].create(
+            {
+                "name": "Quarterly aligned",
+                "billing_interval": 3,
+                "billing_unit": "month",
+                "align_to_calendar": True,
+                "company_id": False,
+            }
+        )
+
     def _bill(self, day):
         """The billing run on ``day``."""
         with freeze_time(day):

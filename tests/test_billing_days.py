@@ -95,17 +95,6 @@ class TestBillingDays(SubscriptionCommon):
 
     # --- amounts ----------------------------------------------------------------
 
-    def _quarterly_aligned_plan(self):
-        return self.env["subscription.plan"].create(
-            {
-                "name": "Quarterly aligned",
-                "billing_interval": 3,
-                "billing_unit": "month",
-                "align_to_calendar": True,
-                "company_id": False,
-            }
-        )
-
     def test_prorated_line_total_is_the_preview_for_a_grid(self):
         """Quarterly, aligned: the line total is prorated, then rounded once;
         the invoice and the preview agree."""

@@ -490,6 +490,50 @@ class TestSending(SubscriptionCommon):
             "20270228",
         )
 
+    def test_prorated_line_in_the_cii_adds_up(self):
+        """7 x 100.00 billed for 50 of 90 days (388.89): the CII line carries
+        the prorated total, which the header totals add up; its net price is
+        the total divided by the quantity, rounded to the cent as Odoo does
+        for any discounted line."""
+        contract = self._start(
+            plan=self._quarterly_aligned_plan(),
+            date_start="2027-02-10",
+            line_ids=[
+                Command.create(
+                    {"product_id": self.product_maintenance.id, "quantity": 7}
+                )
+            ],
+        )
+        with freeze_time("2027-02-10"):
+            invoice = contract._generate_invoices()
+        self.assertEqual(invoice.amount_untaxed, 388.89)
+        xml, __ = self.env["account.edi.xml.cii"]._export_invoice(invoice)
+        tree = etree.fromstring(xml)
+
+        def values(name):
+            return [
+                node.text.strip()
+                for node in tree.xpath(f"//*[local-name()='{name}']")
+                if node.text and node.text.strip()
+            ]
+
+        line = tree.xpath("//*[local-name()='IncludedSupplyChainTradeLineItem']")
+        self.assertEqual(len(line), 1)
+        # Line total (BT-131), then the header's sum of lines (BT-106).
+        self.assertEqual(values("LineTotalAmount"), ["388.89", "388.89"])
+        self.assertEqual(values("TaxBasisTotalAmount"), ["388.89"])
+        self.assertEqual(values("BilledQuantity"), ["7.0"])
+        net = float(
+            line[0]
+            .xpath(
+                ".//*[local-name()='NetPriceProductTradePrice']"
+                "/*[local-name()='ChargeAmount']"
+            )[0]
+            .text
+        )
+        self.assertEqual(net, 55.56)
+        self.assertLessEqual(abs(net * 7 - 388.89), 0.005 * 7)
+
     def test_billed_period_in_the_cii_of_any_subscription_invoice(self):
         tax_10 = self.tax_20.copy({"name": "VAT 10% (test)", "amount": 10.0})
         self.product_hosting.taxes_id = [Command.set(tax_10.ids)]
