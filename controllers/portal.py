@@ -206,6 +206,10 @@ class SubscriptionPortal(CustomerPortal):
             return request.redirect(
                 f"/my/subscriptions/{contract.id}?message=card_refused"
             )
+        if token._is_card_expired(contract.company_id._subscription_today()):
+            return request.redirect(
+                f"/my/subscriptions/{contract.id}?message=card_expired"
+            )
         contract.sudo().write({"payment_token_id": token.id, "payment_method": "card"})
         contract.sudo().message_post(
             body=_(

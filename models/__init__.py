@@ -46,3 +46,4 @@ from . import account_move_sending
 from . import uom_uom
 from . import subscription_contract_label
 from . import payment_token
+from . import subscription_contract_card

@@ -244,10 +244,12 @@ class AccountMove(models.Model):
                 reason=reason,
                 count=attempts,
             )
-            template = self.env.ref(
-                "subscription_billing.mail_template_card_update",
-                raise_if_not_found=False,
-            )
-            if template and self.partner_id.email:
-                template.send_mail(self.id, force_send=False)
+            self._card_email_customer("subscription_billing.mail_template_card_update")
         self._message_log(body=body)
+
+    def _card_email_customer(self, template_xmlid):
+        """Queue the company's email ``template_xmlid`` (asking for another
+        card) to the customer, when they have an email address."""
+        template = self.env.ref(template_xmlid, raise_if_not_found=False)
+        if template and self.partner_id.email:
+            template.send_mail(self.id, force_send=False)

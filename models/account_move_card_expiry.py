@@ -8,8 +8,9 @@ class AccountMove(models.Model):
 
     def _card_expired(self, token):
         """The saved card expired before the charge: it is not charged. The
-        invoice leaves the card charges for the payment reminders, with one
-        note and one activity asking for a new card."""
+        invoice leaves the card charges for the payment reminders (until the
+        contract gets another card), with a note; the customer is emailed and
+        the salesperson gets one activity per contract while it is open."""
         self.ensure_one()
         self.write({"card_next_try_date": False, "payment_collection_pending": False})
         message = _(
@@ -21,10 +22,20 @@ class AccountMove(models.Model):
             expiry=token._get_card_expiry_label(),
         )
         self._message_log(body=message)
+        self._card_email_customer("subscription_billing.mail_template_card_expired")
         contract = self.subscription_contract_id
+        summary = _("Card expired")
+        if contract and self.search_count(
+            [
+                ("subscription_contract_id", "=", contract.id),
+                ("activity_ids.summary", "=", summary),
+            ],
+            limit=1,
+        ):
+            return
         self.activity_schedule(
             "mail.mail_activity_data_todo",
-            summary=_("Card expired"),
+            summary=summary,
             note=message,
             user_id=(contract.user_id or self.invoice_user_id).id or self.env.uid,
         )

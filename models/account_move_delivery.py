@@ -110,15 +110,10 @@ class AccountMove(models.Model):
         # Rendering invoices ahead of sending (their payments read beforehand
         # for the whole chunk): an invoice with nothing reconciled has no
         # payment to print, without a query per invoice.
-        if self.env.context.get("subscription_rendering_ahead"):
-            lines = self.line_ids.filtered(
-                lambda line: (
-                    line.account_id.account_type
-                    in ("asset_receivable", "liability_payable")
-                )
-            )
-            if not (lines.matched_debit_ids or lines.matched_credit_ids):
-                return []
+        if self.env.context.get("subscription_rendering_ahead") and not (
+            self.line_ids.matched_debit_ids or self.line_ids.matched_credit_ids
+        ):
+            return []
         return super()._get_all_reconciled_invoice_partials()
 
     def _get_subscription_responsible(self):

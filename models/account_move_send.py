@@ -73,8 +73,8 @@ class AccountMoveSend(models.AbstractModel):
         # Asked three times per invoice while sending, each time checking that
         # the default report still exists: ask once per customer's template,
         # company and type of invoice.
-        log = self.env.context.get("subscription_send_log")
-        if log is None:
+        cache = self.env.context.get("subscription_pdf_reports")
+        if cache is None:
             return super()._get_default_pdf_report_id(move)
         key = (
             move.partner_id.with_company(
@@ -83,9 +83,9 @@ class AccountMoveSend(models.AbstractModel):
             move.company_id,
             move.move_type,
         )
-        if key not in log["pdf_reports"]:
-            log["pdf_reports"][key] = super()._get_default_pdf_report_id(move)
-        return log["pdf_reports"][key]
+        if key not in cache:
+            cache[key] = super()._get_default_pdf_report_id(move)
+        return cache[key]
 
     @api.model
     def _send_mail(self, move, mail_template, **kwargs):
@@ -200,7 +200,6 @@ class AccountMoveSend(models.AbstractModel):
             "sent": set(),
             "errors": {},
             "edi_errors": {},
-            "pdf_reports": {},
         }
         settings = {"sending_methods": ["email"]}
         if template:
@@ -217,13 +216,10 @@ class AccountMoveSend(models.AbstractModel):
             check_move_validity=False,
             subscription_send_log=log,
         )
-        # The PDF and the e-invoice read the taxes and tags of every line: read
-        # them for the whole batch at once rather than invoice by invoice.
-        moves.line_ids.mapped("tax_ids")
-        moves.line_ids.mapped("tax_tag_ids")
-        self.with_context(subscription_send_log=log)._generate_and_send_invoices(
-            moves, allow_raising=False, **settings
-        )
+        read_for_rendering(moves, "tax_ids", "tax_tag_ids")
+        self.with_context(
+            subscription_send_log=log, subscription_pdf_reports={}
+        )._generate_and_send_invoices(moves, allow_raising=False, **settings)
         sent = moves.filtered(lambda m: m.id in log["sent"])
         for move in moves - sent:
             move._subscription_send_failed(
@@ -236,6 +232,13 @@ class AccountMoveSend(models.AbstractModel):
         if edi_errors:
             moves._subscription_edi_failed(edi_errors)
         return sent
+
+
+def read_for_rendering(moves, *line_fields):
+    """Read these fields of all the invoices' lines at once: the PDF and the
+    e-invoice read them invoice by invoice, a query each otherwise."""
+    for name in line_fields:
+        moves.line_ids.mapped(name)
 
 
 class InvoicePdfPrerenderer:
@@ -254,11 +257,9 @@ class InvoicePdfPrerenderer:
         }
         self.chunks = self._split(moves)
         self.rendered = 0
-        default_report = sender.env.ref("account.account_invoices")
-        reports = {}
-        for move in moves:
-            partner = move.partner_id.with_company(move.company_id)
-            reports[move.id] = partner.invoice_template_pdf_report_id or default_report
+        # The report the sending will ask for (see _prepare_invoice_pdf_report).
+        sender = sender.with_context(subscription_pdf_reports={})
+        reports = {move.id: sender._get_default_pdf_report_id(move) for move in moves}
         self.executor = ThreadPoolExecutor(
             max_workers=PRERENDER_THREADS, thread_name_prefix="invoice_pdf"
         )
@@ -290,16 +291,14 @@ class InvoicePdfPrerenderer:
             env = api.Environment(
                 cr, self.uid, {**self.context, "subscription_rendering_ahead": True}
             )
-            # Read the taxes, tags and payments of all the chunk's lines at once.
             ids = [move_id for __, move_ids in jobs.values() for move_id in move_ids]
-            lines = env["account.move"].browse(ids).line_ids
-            for field in (
+            read_for_rendering(
+                env["account.move"].browse(ids),
                 "tax_ids",
                 "tax_tag_ids",
                 "matched_debit_ids",
                 "matched_credit_ids",
-            ):
-                lines.mapped(field)
+            )
             for (report_id, company_id), (report_name, ids) in jobs.items():
                 report = env["ir.actions.report"].with_company(company_id)
                 content, report_type = report._pre_render_qweb_pdf(

@@ -3,6 +3,7 @@ from freezegun import freeze_time
 from lxml import html
 
 from odoo import fields
+from odoo.http import Request
 from odoo.tests import HttpCase, tagged
 
 from .common import PaymentCommon
@@ -34,6 +35,23 @@ class TestCardExpiryPortal(PaymentCommon, HttpCase):
         self.assertEqual(response.status_code, 200)
         tree = html.fromstring(response.content)
         return tree.xpath("//div[contains(@class, 'o_subscription_card')]")[0]
+
+    def test_an_expired_card_cannot_be_chosen(self):
+        expired = self._token(self.customer)
+        expired.card_expiry = fields.Date.today() - relativedelta(months=1)
+        block = self._card_block()
+        radio = block.xpath(f".//input[@id='card_{expired.id}']")[0]
+        self.assertIsNotNone(radio.get("disabled"))
+        self.assertIsNone(
+            block.xpath(f".//input[@id='card_{self.token.id}']")[0].get("disabled")
+        )
+        response = self.url_open(
+            f"/my/subscriptions/{self.contract.id}/card",
+            data={"token_id": expired.id, "csrf_token": Request.csrf_token(self)},
+        )
+        self.assertIn("message=card_expired", response.url)
+        self.assertIn("This card has expired", response.text)
+        self.assertEqual(self.contract.payment_token_id, self.token)
 
     def test_expiry_is_stored_as_the_end_of_its_month(self):
         self.token.card_expiry = "2027-08-05"
@@ -119,10 +137,43 @@ class TestCardExpiryCharge(PaymentCommon):
                 ),
             )
 
+    def test_customer_emailed_one_activity_per_contract_new_card_charges(self):
+        contract, january = self._card_contract("done")
+        contract.payment_token_id.card_expiry = "2026-12-01"
+        self._charge("2027-01-01")
+        mails = self.env["mail.mail"].search(
+            [("model", "=", "account.move"), ("res_id", "=", january.id)]
+        )
+        expired_mail = mails.filtered(lambda m: "card has expired" in m.subject)
+        self.assertEqual(len(expired_mail), 1)
+        self.assertEqual(expired_mail.recipient_ids, self.customer)
+        self.assertIn("ending in <strong>4242</strong>", expired_mail.body_html)
+        # February: the card is still expired; the salesperson already has
+        # the to-do of this contract, no second one.
+        with freeze_time("2027-02-01"):
+            february = contract._generate_invoices()
+            february._subscription_send()
+        self._charge("2027-02-01")
+        self.assertFalse(february.transaction_ids)
+        self.assertEqual(len(self._expiry_notes(february)), 1)
+        self.assertEqual(len((january | february).activity_ids), 1)
+        # The customer chooses a valid card: both open invoices are charged
+        # to it on the next run.
+        new_card = self._token(self.customer)
+        new_card.card_expiry = "2029-08-01"
+        with freeze_time("2027-02-03"):
+            contract.payment_token_id = new_card
+        self.assertEqual(
+            (january | february).mapped("card_next_try_date"), [D("2027-02-03")] * 2
+        )
+        self._charge("2027-02-03")
+        self.assertEqual((january | february).mapped("payment_state"), ["paid"] * 2)
+        self.assertEqual((january | february).transaction_ids.token_id, new_card)
+
     def test_card_valid_in_its_last_month_is_charged(self):
         contract, invoice = self._card_contract("done")
         contract.payment_token_id.card_expiry = "2027-01-01"  # end of January
-        self._charge("2027-01-01")
+        self._charge("2027-01-31")
         self.assertEqual(invoice.transaction_ids.state, "done")
         self.assertFalse(self._expiry_notes(invoice))
         self.assertFalse(invoice.activity_ids)
