@@ -103,9 +103,21 @@ class TestBillingLabels(SubscriptionCommon):
             self.env.ref("subscription_billing.subscription_contract_view_form").id
         )["arch"]
         row = etree.fromstring(arch).xpath("//div[@name='billing_rule']")[0]
-        names = [field.get("name") for field in row.iter("field")]
-        self.assertIn("billing_rule_label", names)
-        self.assertIn("billing_interval", names)
+        editable = "state not in ('draft', 'active', 'suspended')"
+        # Inputs and the grey words where the rule can be edited; the words
+        # alone where it cannot (closed, cancelled).
+        self.assertEqual(
+            [
+                (field.get("name"), field.get("invisible"))
+                for field in row.iter("field")
+            ],
+            [
+                ("billing_interval", editable),
+                ("billing_unit", editable),
+                ("billing_rule_label", editable),
+                ("billing_rule_label", "state in ('draft', 'active', 'suspended')"),
+            ],
+        )
 
     def test_card_expiry_in_english_and_french(self):
         provider = self.env.ref("payment.payment_provider_demo")

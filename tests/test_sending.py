@@ -70,17 +70,6 @@ class TestSending(SubscriptionCommon):
         cls.policy = cls.env.ref("subscription_billing.reminder_policy_default")
         cls.company.subscription_reminder_policy_id = cls.policy
 
-    def _start(self, partner=None, **values):
-        contract = self._create_contract(partner=partner, **values)
-        contract.action_start()
-        return contract
-
-    def _run_cron(self, day):
-        """The daily run: billing, then sending (two scheduled actions)."""
-        with freeze_time(day):
-            self.env["subscription.contract"]._cron_generate_invoices()
-            self.env["account.move"]._cron_subscription_send()
-
     def _invoices(self, contracts):
         return self.env["account.move"].search(
             [("subscription_contract_id", "in", contracts.ids)], order="id"
