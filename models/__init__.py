@@ -47,3 +47,4 @@ from . import uom_uom
 from . import subscription_contract_label
 from . import payment_token
 from . import subscription_contract_card
+from . import reporting

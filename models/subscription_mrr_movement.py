@@ -4,7 +4,8 @@ from odoo.tools import SQL
 
 class SubscriptionMrrMovement(models.Model):
     """How each contract's MRR moved from one month end to the next: new,
-    expansion, contraction or churn, from the dated lines of the contracts."""
+    expansion, contraction, churn or reactivation, from the dated lines of the
+    contracts."""
 
     _name = "subscription.mrr.movement"
     _description = "MRR Movement"
@@ -15,6 +16,9 @@ class SubscriptionMrrMovement(models.Model):
     date = fields.Date(string="Month", readonly=True)
     contract_id = fields.Many2one("subscription.contract", readonly=True)
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
+    commercial_partner_id = fields.Many2one(
+        "res.partner", string="Customer Entity", readonly=True
+    )
     plan_id = fields.Many2one("subscription.plan", readonly=True)
     user_id = fields.Many2one("res.users", string="Salesperson", readonly=True)
     company_id = fields.Many2one("res.company", readonly=True)
@@ -25,7 +29,11 @@ class SubscriptionMrrMovement(models.Model):
             ("expansion", "Expansion"),
             ("contraction", "Contraction"),
             ("churn", "Churn"),
+            ("reactivation", "Reactivation"),
         ],
+        help="Reactivation: MRR again after none, on a contract that had some "
+        "before, or on a new contract of a customer whose earlier contracts had "
+        "all closed.",
         readonly=True,
     )
     mrr_before = fields.Monetary(string="MRR Before", readonly=True, aggregator=None)
@@ -83,16 +91,37 @@ class SubscriptionMrrMovement(models.Model):
                  GROUP BY mo.contract_id, mo.month_end, mo.factor
             ), moves AS (
                 SELECT contract_id, month_end, mrr,
-                       COALESCE(LAG(mrr) OVER (
-                           PARTITION BY contract_id ORDER BY month_end), 0
-                       ) AS mrr_before
+                       COALESCE(LAG(mrr) OVER w, 0) AS mrr_before,
+                       COALESCE(MAX(mrr) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING
+                                                AND 1 PRECEDING), 0) AS mrr_peak
                   FROM mrr
+                WINDOW w AS (PARTITION BY contract_id ORDER BY month_end)
             )
             SELECT ROW_NUMBER() OVER (ORDER BY mv.month_end, mv.contract_id) AS id,
                    date_trunc('month', mv.month_end)::date AS date,
                    mv.contract_id, c.partner_id, c.plan_id, c.user_id,
-                   c.company_id, c.currency_id,
-                   CASE WHEN mv.mrr_before = 0 THEN 'new'
+                   c.commercial_partner_id, c.company_id, c.currency_id,
+                   CASE WHEN mv.mrr_before = 0 AND mv.mrr_peak > 0
+                            THEN 'reactivation'
+                        WHEN mv.mrr_before = 0 AND EXISTS (
+                            -- a former customer comes back: an earlier
+                            -- contract closed, none running the day before
+                            SELECT 1 FROM subscription_contract old
+                             WHERE old.commercial_partner_id
+                                   = c.commercial_partner_id
+                               AND old.id != c.id AND old.state = 'closed'
+                               AND old.close_date < c.date_start
+                        ) AND NOT EXISTS (
+                            SELECT 1 FROM subscription_contract run
+                             WHERE run.commercial_partner_id
+                                   = c.commercial_partner_id
+                               AND run.id != c.id
+                               AND run.state NOT IN ('draft', 'cancelled')
+                               AND run.date_start < c.date_start
+                               AND (run.close_date IS NULL
+                                    OR run.close_date >= c.date_start)
+                        ) THEN 'reactivation'
+                        WHEN mv.mrr_before = 0 THEN 'new'
                         WHEN mv.mrr = 0 THEN 'churn'
                         WHEN mv.mrr > mv.mrr_before THEN 'expansion'
                         ELSE 'contraction'
