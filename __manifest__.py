@@ -60,8 +60,12 @@
         "views/subscription_billing_menus.xml",
         "views/subscription_contract_amendment_views.xml",
         "views/payment_token_views.xml",
+        "views/subscription_dashboard_views.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "subscription_billing/static/src/dashboard/**/*",
+        ],
         "web.assets_tests": [
             "subscription_billing/static/tests/tours/**/*",
         ],

@@ -310,3 +310,29 @@ class TestDashboard(SubscriptionCommon):
         with freeze_time("2025-12-20"):
             figures = both.get_dashboard_data("2025-12-01")["figures"]
         self.assertEqual(figures["mrr"], 870)
+
+    def test_cohorts(self):
+        with freeze_time("2025-12-20"):
+            cohorts = self.dashboard.get_cohort_data("2025-12-01")
+        rows = {row["cohort"]: row for row in cohorts["rows"]}
+        # F and H started before 2025; Delta's comeback (E) is October's.
+        self.assertEqual(
+            list(rows),
+            ["2025-01-01", "2025-02-01", "2025-03-01", "2025-10-01", "2025-12-01"],
+        )
+        january = rows["2025-01-01"]
+        self.assertEqual((january["contracts"], january["mrr"]), (2, 180))
+        self.assertEqual(len(january["cells"]), 12)
+        # D churned in June (month 5): A alone is left.
+        self.assertEqual(january["cells"][4]["contract_rate"], 100)
+        self.assertEqual(january["cells"][5]["contracts"], 1)
+        self.assertEqual(january["cells"][5]["contract_rate"], 50)
+        self.assertAlmostEqual(january["cells"][5]["mrr_rate"], 100 / 180 * 100)
+        # B grew by 50 in May (month 3), C fell to 120 in September (month 6).
+        self.assertEqual(rows["2025-02-01"]["cells"][3]["mrr_rate"], 125)
+        self.assertEqual(rows["2025-03-01"]["cells"][6]["mrr_rate"], 40)
+        self.assertEqual(len(rows["2025-12-01"]["cells"]), 1)
+        action = self.dashboard.get_cohort_action("2025-01-01")
+        contracts = self.env["subscription.contract"].search(action["domain"])
+        self.assertEqual(contracts, self.a | self.d)
+        self.assertEqual(sum(contracts.mapped("line_ids.price_subtotal")), 180)

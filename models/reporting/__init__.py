@@ -1,1 +1,2 @@
 from . import subscription_dashboard
+from . import subscription_dashboard_cohort

@@ -49,11 +49,12 @@ class SubscriptionDashboard(models.AbstractModel):
     def _month_end(self, month):
         return month + relativedelta(months=1, days=-1)
 
-    def _movement_sql(self, select, where=None, group_by=None):
+    def _movement_sql(self, select, where=None, group_by=None, join=None):
         """Query the MRR movements of the allowed companies."""
         query = SQL(
-            "SELECT %s FROM subscription_mrr_movement WHERE company_id IN %s%s",
+            "SELECT %s FROM subscription_mrr_movement %s WHERE company_id IN %s%s",
             select,
+            join or SQL(),
             tuple(self.env.companies.ids),
             SQL(" AND %s", where) if where else SQL(),
         )
@@ -91,7 +92,11 @@ class SubscriptionDashboard(models.AbstractModel):
                 running[currency_id] += float(amount)
                 moves[movement][currency_id] = float(amount)
             mrr = self._convert(running, end)
-            entry = {"month": fields.Date.to_string(day), "mrr": mrr, "arr": mrr * 12}
+            entry = {
+                "month": fields.Date.to_string(day),
+                "mrr": mrr,
+                "arr": self._get_currency().round(mrr * 12),
+            }
             for movement in MOVEMENTS:
                 entry[movement] = self._convert(moves[movement], end)
             series.append(entry)
