@@ -25,6 +25,7 @@
         "security/subscription_contract_security.xml",
         "security/subscription_sepa_return_security.xml",
         "security/subscription_mrr_movement_security.xml",
+        "security/subscription_reporting_security.xml",
         "data/ir_sequence_data.xml",
         "data/subscription_close_reason_data.xml",
         "data/mail_layout_data.xml",
@@ -61,6 +62,8 @@
         "views/subscription_contract_amendment_views.xml",
         "views/payment_token_views.xml",
         "views/subscription_dashboard_views.xml",
+        "views/subscription_forecast_views.xml",
+        "views/subscription_revenue_views.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -27,3 +27,5 @@ from . import test_card_expiry
 from . import test_sending_run
 from . import test_dashboard
 from . import test_dashboard_tour
+from . import test_forecast
+from . import test_revenue_recognition

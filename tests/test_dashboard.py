@@ -90,9 +90,7 @@ class TestDashboard(SubscriptionCommon):
         cls.d = contract("Delta", "2025-01-01", [(80, False, False)], state="closed")
         cls.d.close_date = "2025-06-10"
         cls.e = contract("Delta", "2025-10-01", [(90, False, False)])
-        cls.f = contract(
-            "Epsilon", "2024-11-01", [(60, False, False)], state="closed"
-        )
+        cls.f = contract("Epsilon", "2024-11-01", [(60, False, False)], state="closed")
         cls.f.close_date = "2025-12-05"
         cls.g = contract("Zeta", "2025-12-01", [(40, False, False)])
         cls.h = contract(
@@ -112,8 +110,10 @@ class TestDashboard(SubscriptionCommon):
         """The records the figure opens, read as the manager."""
         with freeze_time("2025-12-20"):
             action = self.dashboard.get_figure_action(figure, "2025-12-01")
-        return self.env[action["res_model"]].with_user(self.manager).search(
-            action["domain"]
+        return (
+            self.env[action["res_model"]]
+            .with_user(self.manager)
+            .search(action["domain"])
         )
 
     def test_mrr_series(self):

@@ -6,3 +6,4 @@ from . import subscription_sepa_reject
 from . import subscription_sepa_return_import
 from . import subscription_contract_amend
 from . import subscription_contract_renew_amendment
+from . import subscription_revenue_cutoff

@@ -45,14 +45,35 @@ class SubscriptionDashboard(models.AbstractModel):
 
     def _check_access(self):
         self.env["subscription.mrr.movement"].check_access("read")
+        self._load_movements()
 
     def _month_end(self, month):
         return month + relativedelta(months=1, days=-1)
 
+    def _load_movements(self):
+        """Read the MRR movements of the allowed companies once into a
+        temporary table (dropped at the end of the transaction) that every
+        figure then queries: the view is computed once per call."""
+        self.env.flush_all()
+        self.env["subscription.mrr.movement"]._disable_jit()
+        self.env.cr.execute("DROP TABLE IF EXISTS subscription_dashboard_movement")
+        self.env.cr.execute(
+            SQL(
+                """CREATE TEMPORARY TABLE subscription_dashboard_movement
+                   ON COMMIT DROP AS
+                   SELECT date, contract_id, commercial_partner_id, company_id,
+                          currency_id, movement, amount
+                     FROM subscription_mrr_movement WHERE company_id IN %s""",
+                tuple(self.env.companies.ids),
+            )
+        )
+
     def _movement_sql(self, select, where=None, group_by=None, join=None):
-        """Query the MRR movements of the allowed companies."""
+        """Query the MRR movements of the allowed companies (loaded by
+        ``_load_movements``)."""
         query = SQL(
-            "SELECT %s FROM subscription_mrr_movement %s WHERE company_id IN %s%s",
+            "SELECT %s FROM subscription_dashboard_movement %s"
+            " WHERE company_id IN %s%s",
             select,
             join or SQL(),
             tuple(self.env.companies.ids),
@@ -216,9 +237,7 @@ class SubscriptionDashboard(models.AbstractModel):
         today = fields.Date.context_today(self)
         return target.round(
             sum(
-                company.currency_id._convert(
-                    amount, target, self.env.company, today
-                )
+                company.currency_id._convert(amount, target, self.env.company, today)
                 for company, amount in groups
             )
         )
@@ -260,8 +279,16 @@ class SubscriptionDashboard(models.AbstractModel):
             "receivable": receivable,
             "dso": receivable / sales * DSO_DAYS if sales else 0.0,
         }
+        movement_field = self.env["subscription.mrr.movement"]._fields["movement"]
+        labels = dict(movement_field._description_selection(self.env))
+        labels["mrr"] = (
+            self.env["subscription.contract"]
+            ._fields["mrr"]
+            ._description_string(self.env)
+        )
         return {
             "month": fields.Date.to_string(month),
+            "labels": labels,
             "currency": {
                 "id": currency.id,
                 "symbol": currency.symbol,
@@ -332,7 +359,11 @@ class SubscriptionDashboard(models.AbstractModel):
         if figure in ("running", "suspended", "ending"):
             return {
                 "type": "ir.actions.act_window",
-                "name": _("Contracts"),
+                "name": {
+                    "running": _("Running contracts"),
+                    "suspended": _("Suspended contracts"),
+                    "ending": _("Ending contracts"),
+                }[figure],
                 "res_model": "subscription.contract",
                 "views": [(False, "list"), (False, "form")],
                 "domain": self._get_contract_domain(figure),

@@ -28,7 +28,7 @@ class SubscriptionDashboard(models.AbstractModel):
             SQL("1, 2, 3"),
             join=SQL(
                 """m JOIN (SELECT contract_id, MIN(date) AS cohort
-                             FROM subscription_mrr_movement
+                             FROM subscription_dashboard_movement
                             WHERE company_id IN %s
                          GROUP BY contract_id) f USING (contract_id)""",
                 tuple(self.env.companies.ids),

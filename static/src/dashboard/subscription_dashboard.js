@@ -80,7 +80,7 @@ export class SubscriptionDashboard extends Component {
     get cards() {
         const f = this.state.data.figures;
         return [
-            { key: "mrr", label: _t("MRR"), value: this.money(f.mrr) },
+            { key: "mrr", label: this.state.data.labels.mrr, value: this.money(f.mrr) },
             { key: "arr", label: _t("ARR"), value: this.money(f.arr) },
             {
                 key: "net_change",
@@ -111,7 +111,7 @@ export class SubscriptionDashboard extends Component {
             },
             {
                 key: "overdue",
-                label: _t("Overdue"),
+                label: _t("Overdue amount"),
                 value: this.money(f.overdue),
                 tone: f.overdue ? "danger" : "",
             },
@@ -125,14 +125,12 @@ export class SubscriptionDashboard extends Component {
     }
 
     get movements() {
-        const f = this.state.data.figures;
-        return [
-            { key: "new", label: _t("New"), value: f.new },
-            { key: "expansion", label: _t("Expansion"), value: f.expansion },
-            { key: "reactivation", label: _t("Reactivation"), value: f.reactivation },
-            { key: "contraction", label: _t("Contraction"), value: f.contraction },
-            { key: "churn", label: _t("Churn"), value: f.churn },
-        ];
+        const { figures, labels } = this.state.data;
+        return ["new", "expansion", "reactivation", "contraction", "churn"].map((key) => ({
+            key,
+            label: labels[key],
+            value: figures[key],
+        }));
     }
 
     cohortStyle(rate) {
@@ -181,7 +179,7 @@ export class SubscriptionDashboard extends Component {
                     labels,
                     datasets: [
                         {
-                            label: _t("MRR"),
+                            label: this.state.data.labels.mrr,
                             data: series.map((s) => s.mrr),
                             backgroundColor: COLORS.mrr,
                         },
