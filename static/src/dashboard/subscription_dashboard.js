@@ -133,12 +133,22 @@ export class SubscriptionDashboard extends Component {
         }));
     }
 
-    cohortStyle(rate) {
+    get cohortFloor() {
+        // The lowest rate of the table is the palest colour, 100 % the darkest.
+        const key = this.state.cohortMrr ? "mrr_rate" : "contract_rate";
+        const rates = this.state.cohorts.rows.flatMap((row) =>
+            Object.values(row.cells).map((cell) => cell[key])
+        );
+        return Math.min(100, ...rates);
+    }
+
+    cohortStyle(rate, floor) {
         if (rate === null || rate === undefined) {
             return "";
         }
-        const alpha = Math.max(0.08, Math.min(rate, 100) / 100);
-        const color = rate > 60 ? "#fff" : "inherit";
+        const share = floor < 100 ? (rate - floor) / (100 - floor) : 1;
+        const alpha = 0.1 + 0.8 * Math.max(0, Math.min(share, 1));
+        const color = alpha > 0.55 ? "#fff" : "inherit";
         return `background-color: rgba(1, 126, 132, ${alpha.toFixed(2)}); color: ${color};`;
     }
 
@@ -172,6 +182,7 @@ export class SubscriptionDashboard extends Component {
         const series = this.state.data.series;
         const labels = series.map((s) => DateTime.fromISO(s.month).toFormat("MMM yy"));
         const money = (value) => this.money(value);
+        const amount = (value) => this.number(value);
         this.charts.push(
             new Chart(this.mrrCanvas.el, {
                 type: "bar",
@@ -188,6 +199,7 @@ export class SubscriptionDashboard extends Component {
                 options: {
                     maintainAspectRatio: false,
                     animation: false,
+                    scales: { y: { ticks: { callback: amount } } },
                     plugins: {
                         legend: { display: false },
                         tooltip: { callbacks: { label: (ctx) => money(ctx.parsed.y) } },
@@ -214,6 +226,14 @@ export class SubscriptionDashboard extends Component {
             ...steps.map((s) => ({ ...s, color: COLORS[s.key] })),
             { key: "mrr", label: _t("This month"), range: [0, level], color: COLORS.total },
         ];
+        // Start the axis just below the lowest level reached, so that the
+        // month's movements show next to the whole MRR.
+        const levels = steps.flatMap((s) => s.range).concat([previous, level]);
+        const low = Math.min(...levels);
+        const high = Math.max(...levels);
+        const margin = Math.max((high - low) * 1.5, high * 0.002);
+        const unit = 10 ** Math.floor(Math.log10(margin || 1));
+        const floor = Math.max(0, Math.floor((low - margin) / unit) * unit);
         this.charts.push(
             new Chart(this.waterfallCanvas.el, {
                 type: "bar",
@@ -230,6 +250,7 @@ export class SubscriptionDashboard extends Component {
                 options: {
                     maintainAspectRatio: false,
                     animation: false,
+                    scales: { y: { min: Math.floor(floor), ticks: { callback: amount } } },
                     plugins: {
                         legend: { display: false },
                         tooltip: {
