@@ -1,6 +1,7 @@
 from freezegun import freeze_time
 
 from odoo import Command, fields
+from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
 from .common import SubscriptionCommon
@@ -336,3 +337,14 @@ class TestDashboard(SubscriptionCommon):
         contracts = self.env["subscription.contract"].search(action["domain"])
         self.assertEqual(contracts, self.a | self.d)
         self.assertEqual(sum(contracts.mapped("line_ids.price_subtotal")), 180)
+
+    def test_only_subscription_managers(self):
+        """The dashboard is the managers': a salesperson is refused, with
+        Odoo's access message, rather than shown a part of it."""
+        with self.assertRaises(AccessError):
+            self.env["subscription.dashboard"].with_user(
+                self.user_sales
+            ).get_dashboard_data("2025-12-01")
+        menu = self.env.ref("subscription_billing.subscription_dashboard_menu")
+        self.assertFalse(menu.with_user(self.user_sales)._filter_visible_menus())
+        self.assertTrue(menu.with_user(self.manager)._filter_visible_menus())

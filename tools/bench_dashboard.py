@@ -3,8 +3,9 @@
 dashboard's figures take (what the client action asks on opening).
 
 Prints the seconds of get_dashboard_data and get_cohort_data, best and median of
-a few runs, and their SQL queries. A script that prints figures, never a timed
-test. Run it as tools/bench.py (see there), e.g.:
+a few runs, and their SQL queries; then the billing forecast's 12 months by
+plan. A script that prints figures, never a timed test. Run it as tools/bench.py
+(see there), e.g.:
 
     SB_ADDONS_PATH=$(tools/addons_path.sh) SB_ODOO_DB_ARGS="$(tools/pg.sh odoo-args)" \
         N=10000 nice -n 10 python3 tools/bench_dashboard.py [--db NAME] [--reuse]
@@ -21,6 +22,16 @@ from datetime import date, timedelta
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from odoo_server import odoo_options  # noqa: E402
+
+BILLED_UP_TO_DATE = """
+    UPDATE subscription_contract
+       SET next_period_start = (date_start + make_interval(months =>
+           (CASE billing_unit WHEN 'year' THEN 12 ELSE 1 END) * CEIL((
+               EXTRACT(YEAR FROM age(CURRENT_DATE, date_start)) * 12
+               + EXTRACT(MONTH FROM age(CURRENT_DATE, date_start)) + 1)
+           / CASE billing_unit WHEN 'year' THEN 12.0 ELSE 1 END)::int))::date
+     WHERE name LIKE 'BENCH%'
+"""
 
 
 def parse_args():
@@ -183,6 +194,8 @@ def setup(env, n, invoices):
              WHERE t.id = %s""",
         (template.line_ids.id,),
     )
+    # Billed up to date: the next period starts after today.
+    env.cr.execute(BILLED_UP_TO_DATE)
     env.cr.execute("SELECT new_id FROM bench_contract ORDER BY i LIMIT %s", (invoices,))
     invoiced = env["subscription.contract"].browse([r[0] for r in env.cr.fetchall()])
     moves = []
@@ -246,6 +259,18 @@ def main():
                 f"{method}: best {min(timings):.2f} s, median "
                 f"{statistics.median(timings):.2f} s, {queries} queries"
             )
+        forecast = env["subscription.forecast"]
+        first = date.today().replace(day=1)
+        started = time.perf_counter()
+        months = forecast._read_group(
+            [("date", ">=", first), ("date", "<", add_months(first, 12))],
+            ["date:month", "plan_id"],
+            ["amount:sum"],
+        )
+        print(
+            f"billing forecast, 12 months by plan: "
+            f"{time.perf_counter() - started:.2f} s ({len(months)} groups)"
+        )
         data = dashboard.get_dashboard_data()
         print("figures:", {k: round(v, 2) for k, v in data["figures"].items()})
         cr.rollback()
