@@ -201,7 +201,10 @@ class SubscriptionRevenueCutoffLine(models.TransientModel):
     _description = "Subscription Revenue Cut-off Line"
 
     cutoff_id = fields.Many2one(
-        "subscription.revenue.cutoff", required=True, ondelete="cascade"
+        "subscription.revenue.cutoff",
+        string="Cut-off",
+        required=True,
+        ondelete="cascade",
     )
     currency_id = fields.Many2one(related="cutoff_id.currency_id")
     account_id = fields.Many2one("account.account", string="Income Account")
