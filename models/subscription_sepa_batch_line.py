@@ -54,6 +54,44 @@ class SubscriptionSepaBatchLine(models.Model):
                 """
             )
         )
+        # Databases from before the mandate's last collection was computed: a
+        # date no debit of Odoo explains came from another system (kept as
+        # such), and a debit rejected after Collected no longer counts.
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE subscription_sepa_mandate m
+                   SET previous_debit_date = m.last_debit_date
+                 WHERE m.previous_debit_date IS NULL
+                   AND m.last_debit_date IS NOT NULL
+                   AND NOT EXISTS (
+                       SELECT 1
+                         FROM subscription_sepa_batch_line l
+                         JOIN subscription_sepa_batch b ON b.id = l.batch_id
+                        WHERE l.mandate_id = m.id
+                          AND b.collection_date = m.last_debit_date)
+                """
+            )
+        )
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE subscription_sepa_mandate m
+                   SET last_debit_date = GREATEST(
+                       m.previous_debit_date,
+                       (SELECT max(b.collection_date)
+                          FROM subscription_sepa_batch_line l
+                          JOIN subscription_sepa_batch b ON b.id = l.batch_id
+                         WHERE l.mandate_id = m.id AND l.state = 'collected'))
+                 WHERE m.last_debit_date IS DISTINCT FROM GREATEST(
+                       m.previous_debit_date,
+                       (SELECT max(b.collection_date)
+                          FROM subscription_sepa_batch_line l
+                          JOIN subscription_sepa_batch b ON b.id = l.batch_id
+                         WHERE l.mandate_id = m.id AND l.state = 'collected'))
+                """
+            )
+        )
         return res
 
     # === BUSINESS METHODS === #

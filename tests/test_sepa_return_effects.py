@@ -322,6 +322,25 @@ class TestSepaFirstDebitReturned(ReturnCommon):
             expired = self.env["subscription.sepa.mandate"]._cron_expire_mandates()
         self.assertIn(self.mandate, expired)
 
+    def test_oneoff_mandate_whose_debit_came_back_is_unused(self):
+        oneoff = self._mandate(
+            self.customer, self.customer_account, mandate_type="oneoff"
+        )
+        contract = self._sdd_contract(self.customer, oneoff)
+        with freeze_time("2027-01-01"):
+            contract._generate_invoices()
+            batch = self.env["subscription.sepa.batch"]._cron_prepare_batches()
+            batch.action_generate()
+        batch.action_mark_sent()
+        batch.action_done()
+        self.assertEqual(oneoff.state, "used")
+        self._import(self._pain002(batch, batch.line_ids, "MS02"), self.billing)
+        self.assertEqual(oneoff.state, "active")
+        self.assertFalse(oneoff.last_debit_date)
+        february = self._february_batch(contract)
+        self.assertEqual(february.line_ids.mandate_id, oneoff)
+        self.assertEqual(february.line_ids.sequence_type, "OOFF")
+
 
 @tagged("post_install", "-at_install")
 class TestSepaReturnEffects(ReturnCommon):
