@@ -80,23 +80,78 @@ def parse(content):
     if version.startswith("pain.002"):
         report = tree.find("d:CstmrPmtStsRpt", ns)
         message_id = _text(report, "d:GrpHdr/d:MsgId", ns)
+        day = (_text(report, "d:GrpHdr/d:CreDtTm", ns) or "")[:10] or None
         entries = _pain002_entries(report, ns)
+        for entry in entries:
+            entry["day"] = day
     else:
         notification = tree.find("d:BkToCstmrDbtCdtNtfctn", ns)
         message_id = _text(notification, "d:GrpHdr/d:MsgId", ns)
-        for tx in notification.iterfind(".//d:Ntry/d:NtryDtls/d:TxDtls", ns):
-            if tx.find("d:RtrInf", ns) is None:
-                continue
-            amount = _text(tx, "d:AmtDtls/d:TxAmt/d:Amt", ns) or _text(tx, "d:Amt", ns)
-            entries.append(
-                {
-                    "end_to_end_id": _text(tx, "d:Refs/d:EndToEndId", ns),
-                    "code": _text(tx, "d:RtrInf/d:Rsn/d:Cd", ns),
-                    "amount": Decimal(amount) if amount else None,
-                    "info": _text(tx, "d:RtrInf/d:AddtlInf", ns),
-                }
+        for ntry in notification.iterfind(".//d:Ntry", ns):
+            transactions = ntry.findall("d:NtryDtls/d:TxDtls", ns)
+            day = (
+                _text(ntry, "d:BookgDt/d:Dt", ns)
+                or (_text(ntry, "d:BookgDt/d:DtTm", ns) or "")[:10]
+                or _text(ntry, "d:ValDt/d:Dt", ns)
+                or None
             )
+            for tx in transactions:
+                if tx.find("d:RtrInf", ns) is None:
+                    continue
+                amounts = _amounts(
+                    tx,
+                    ("d:AmtDtls/d:TxAmt/d:Amt", "d:AmtDtls/d:InstdAmt/d:Amt", "d:Amt"),
+                    ns,
+                )
+                if len(transactions) == 1:
+                    # The entry's amount is this one transaction's.
+                    amounts += _amounts(ntry, ("d:Amt",), ns)
+                entries.append(
+                    {
+                        "end_to_end_id": _text(tx, "d:Refs/d:EndToEndId", ns),
+                        "code": _text(tx, "d:RtrInf/d:Rsn/d:Cd", ns),
+                        "amount": amounts[0][1] if amounts else None,
+                        "amounts": amounts,
+                        "amount_required": True,
+                        "info": _text(tx, "d:RtrInf/d:AddtlInf", ns),
+                        "day": day,
+                    }
+                )
     return {"version": version, "message_id": message_id, "entries": entries}
+
+
+def _amounts(node, paths, ns):
+    """[(path, Decimal, currency)] of every amount found at ``paths``."""
+    found = []
+    for path in paths:
+        amount = node.find(path, ns)
+        if amount is not None and amount.text and amount.text.strip():
+            found.append(
+                (
+                    path.replace("d:", ""),
+                    Decimal(amount.text.strip()),
+                    amount.get("Ccy"),
+                )
+            )
+    return found
+
+
+def check_amounts(entry, amount, currency):
+    """Why the amounts of a return ``entry`` do not fit a debit of ``amount``
+    (Decimal, in ``currency``, an ISO code), or None. Every amount the file
+    gives must be the debit's; a return after settlement (camt.054) must give
+    one, a reject before it (pain.002) rejects the whole debit."""
+    amounts = entry.get("amounts") or []
+    if not amounts:
+        return "no amount in the file" if entry.get("amount_required") else None
+    wrong = [
+        f"{path} {value:.2f} {ccy or ''}".strip()
+        for path, value, ccy in amounts
+        if value != amount or (ccy and ccy != currency)
+    ]
+    if wrong:
+        return f"the file says {', '.join(wrong)}; the debit is {amount:.2f} {currency}"
+    return None
 
 
 def _pain002_entries(report, ns):
@@ -118,12 +173,21 @@ def _pain002_entries(report, ns):
         for tx in transactions:
             if (_text(tx, "d:TxSts", ns) or block_status) != "RJCT":
                 continue
-            amount = _text(tx, "d:OrgnlTxRef/d:Amt/d:InstdAmt", ns)
+            amounts = _amounts(
+                tx,
+                (
+                    "d:OrgnlTxRef/d:Amt/d:InstdAmt",
+                    "d:OrgnlTxRef/d:Amt/d:EqvtAmt/d:Amt",
+                    "d:OrgnlTxRef/d:IntrBkSttlmAmt",
+                ),
+                ns,
+            )
             entries.append(
                 {
                     "end_to_end_id": _text(tx, "d:OrgnlEndToEndId", ns),
                     "code": _text(tx, "d:StsRsnInf/d:Rsn/d:Cd", ns) or block_code,
-                    "amount": Decimal(amount) if amount else None,
+                    "amount": amounts[0][1] if amounts else None,
+                    "amounts": amounts,
                     "info": _text(tx, "d:StsRsnInf/d:AddtlInf", ns),
                 }
             )

@@ -18,6 +18,7 @@ from . import subscription_sepa_batch
 from . import subscription_sepa_batch_preparation
 from . import subscription_sepa_batch_file
 from . import subscription_sepa_batch_line
+from . import subscription_sepa_batch_line_reject
 from . import subscription_sepa_return
 from . import res_partner
 from . import res_partner_bank

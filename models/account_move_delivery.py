@@ -97,13 +97,19 @@ class AccountMove(models.Model):
             [[("subscription_to_send", "=", True)], expression.OR(domains)]
         )
 
-    def _get_reminder_exclusion_domain(self):
+    def _get_reminder_exclusion_rules(self):
         # No payment reminder for an invoice the customer never received.
-        return expression.AND(
-            [
-                super()._get_reminder_exclusion_domain(),
-                [("invoice_sent_date", "!=", False)],
-            ]
+        return [
+            *super()._get_reminder_exclusion_rules(),
+            ([("invoice_sent_date", "!=", False)], self._get_not_delivered_reason),
+        ]
+
+    def _get_not_delivered_reason(self):
+        self.ensure_one()
+        return _(
+            "%(invoice)s was never sent to the customer: no reminder for an "
+            "invoice they did not receive. Send it first.",
+            invoice=self.display_name,
         )
 
     def _get_all_reconciled_invoice_partials(self):

@@ -3,7 +3,6 @@ import logging
 import psycopg2
 
 from odoo import Command, _, api, fields, models
-from odoo.exceptions import UserError
 from odoo.osv import expression
 
 from ..lib import reminders
@@ -112,28 +111,6 @@ class AccountMove(models.Model):
 
     # === ACTION METHODS === #
 
-    def action_send_next_reminder(self):
-        """Send the next step now, whatever its date."""
-        for move in self:
-            step = move.reminder_next_step_id
-            if not step:
-                raise UserError(
-                    _(
-                        "%(invoice)s has no reminder left to send: it is paid, not "
-                        "posted, has no reminder policy, or got every step.",
-                        invoice=move.display_name,
-                    )
-                )
-            blocked = move._get_reminder_block_reason()
-            if blocked:
-                raise UserError(blocked)
-            move._send_reminder_step(
-                move.partner_id.commercial_partner_id,
-                step,
-                move.company_id._subscription_today(),
-            )
-        return True
-
     # === BUSINESS METHODS === #
 
     def _get_reminder_next_step(self):
@@ -165,10 +142,20 @@ class AccountMove(models.Model):
             ("payment_state", "in", ("not_paid", "partial")),
         ]
 
+    def _get_reminder_exclusion_rules(self):
+        """[(domain an unpaid invoice must match to get reminders, method of
+        the invoice giving the reason when it does not)], one per exclusion:
+        the scheduled run (``_get_reminder_exclusion_domain``) and the buttons
+        follow the same rules, and a button says the real reason. Extend this
+        to exclude more (being collected, not delivered...)."""
+        return []
+
     def _get_reminder_exclusion_domain(self):
-        """Invoices that get no reminder although unpaid: those being collected
-        by direct debit or card and not rejected. Extend to exclude more."""
-        return [("payment_collection_pending", "=", False)]
+        """Invoices that get no reminder although unpaid: those failing a rule
+        of ``_get_reminder_exclusion_rules``."""
+        return expression.AND(
+            [[], *(domain for domain, __ in self._get_reminder_exclusion_rules())]
+        )
 
     @api.model
     def _get_reminder_due_domain(self):

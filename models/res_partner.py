@@ -266,7 +266,9 @@ class ResPartner(models.Model):
         return True
 
     def action_send_next_reminders(self):
-        """Send now the next reminder of every open invoice of the customer."""
+        """Send now the next reminder of every open invoice of the customer; an
+        invoice that may not be reminded is skipped with its reason, and the
+        notification says which."""
         moves = self.env["account.move"].search(
             [
                 *self.env["account.move"]._get_open_invoice_domain(),
@@ -281,8 +283,7 @@ class ResPartner(models.Model):
                     customer=self.commercial_partner_id[:1].display_name,
                 )
             )
-        moves.action_send_next_reminder()
-        return True
+        return moves.action_send_next_reminder()
 
     def action_view_late_invoices(self):
         self.ensure_one()

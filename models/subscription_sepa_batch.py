@@ -26,6 +26,41 @@ REJECTION_CODES = [
     ("SL01", "SL01 - Specific service of the debtor's bank"),
 ]
 
+# What each EPC reason code does to the mandate, beyond reopening the invoice
+# (the one table; README "SEPA direct debit" repeats it):
+# - "keep": the mandate stays active; the invoice follows the reminders.
+# - "account": the debtor's account cannot be debited (wrong, closed, blocked,
+#   no direct debit, or data of the holder missing): the mandate is suspended
+#   until a new account is chosen on it; the customer is emailed for one.
+# - "mandate": the mandate itself is not valid for the bank: it is revoked and
+#   the customer is emailed to sign a new one.
+# - "deceased": the mandate is revoked; no email (the debtor died): the
+#   salesperson's activity says to contact the estate.
+REJECTION_EFFECTS = {
+    "AC01": "account",  # account number wrong: a new one is needed
+    "AC04": "account",  # account closed
+    "AC06": "account",  # account blocked (by the bank or the debtor)
+    "AC13": "mandate",  # consumer account under a B2B mandate: a CORE one
+    "AG01": "account",  # no direct debit allowed on this account
+    "AG02": "keep",  # operation code of our file
+    "AM04": "keep",  # insufficient funds: the next debit may pass
+    "AM05": "keep",  # duplicate collection: ours to check
+    "BE05": "keep",  # creditor unknown: our creditor identifier to check
+    "FF01": "keep",  # our file's format
+    "MD01": "mandate",  # no valid mandate at the debtor's bank
+    "MD02": "mandate",  # mandate data missing or wrong: sign it again
+    "MD06": "keep",  # refund asked by the debtor (within 8 weeks)
+    "MD07": "deceased",  # debtor deceased
+    "MS02": "keep",  # this debit refused by the debtor
+    "MS03": "keep",  # no reason given
+    "RC01": "account",  # the debtor's bank BIC is wrong
+    "RR01": "account",  # debtor account or identification missing
+    "RR02": "account",  # debtor name or address missing
+    "RR03": "keep",  # our (creditor) name or address missing
+    "RR04": "keep",  # regulatory reason: nothing the customer can change
+    "SL01": "account",  # the debtor's bank blocks our debits (customer's service)
+}
+
 
 class SubscriptionSepaBatch(models.Model):
     _name = "subscription.sepa.batch"
@@ -162,7 +197,6 @@ class SubscriptionSepaBatch(models.Model):
                 )
                 line.write({"payment_id": payments[:1].id, "state": "collected"})
             lines.move_id.write({"payment_collection_pending": False})
-            lines.mandate_id.write({"last_debit_date": batch.collection_date})
             # A one-off mandate is done after its one debit (SEPA rulebook).
             oneoff = lines.mandate_id.filtered(
                 lambda m: m.mandate_type == "oneoff" and m.state == "active"

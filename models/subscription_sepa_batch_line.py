@@ -54,6 +54,44 @@ class SubscriptionSepaBatchLine(models.Model):
                 """
             )
         )
+        # Databases from before the mandate's last collection was computed: a
+        # date no debit of Odoo explains came from another system (kept as
+        # such), and a debit rejected after Collected no longer counts.
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE subscription_sepa_mandate m
+                   SET previous_debit_date = m.last_debit_date
+                 WHERE m.previous_debit_date IS NULL
+                   AND m.last_debit_date IS NOT NULL
+                   AND NOT EXISTS (
+                       SELECT 1
+                         FROM subscription_sepa_batch_line l
+                         JOIN subscription_sepa_batch b ON b.id = l.batch_id
+                        WHERE l.mandate_id = m.id
+                          AND b.collection_date = m.last_debit_date)
+                """
+            )
+        )
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE subscription_sepa_mandate m
+                   SET last_debit_date = GREATEST(
+                       m.previous_debit_date,
+                       (SELECT max(b.collection_date)
+                          FROM subscription_sepa_batch_line l
+                          JOIN subscription_sepa_batch b ON b.id = l.batch_id
+                         WHERE l.mandate_id = m.id AND l.state = 'collected'))
+                 WHERE m.last_debit_date IS DISTINCT FROM GREATEST(
+                       m.previous_debit_date,
+                       (SELECT max(b.collection_date)
+                          FROM subscription_sepa_batch_line l
+                          JOIN subscription_sepa_batch b ON b.id = l.batch_id
+                         WHERE l.mandate_id = m.id AND l.state = 'collected'))
+                """
+            )
+        )
         return res
 
     # === BUSINESS METHODS === #
@@ -201,33 +239,3 @@ class SubscriptionSepaBatchLine(models.Model):
             user_id=(contract.user_id or move.invoice_user_id or self.env.user).id,
         )
         return attachment
-
-    def _reject(self, code, note=False):
-        """The bank returned the debit: reopen the invoice and back to reminders."""
-        labels = dict(REJECTION_CODES)
-        for line in self:
-            if line.payment_id:
-                line.payment_id.action_draft()
-                line.payment_id.action_cancel()
-            line.write({"state": "rejected", "rejection_code": code})
-            line.move_id.write(
-                {"payment_collection_pending": False, "sepa_rejected": True}
-            )
-            reason = f"{labels[code]} ({note})" if note else labels[code]
-            message = _(
-                "Direct debit rejected by the bank: %(reason)s. The invoice is open "
-                "again and follows the payment reminders.",
-                reason=reason,
-            )
-            line.move_id.message_post(body=message, subtype_xmlid="mail.mt_note")
-            contract = line.move_id.subscription_contract_id
-            if contract:
-                contract.activity_schedule(
-                    "mail.mail_activity_data_todo",
-                    summary=_("Direct debit rejected"),
-                    note=message,
-                    user_id=(contract.user_id or self.env.user).id,
-                )
-            if code == "MD01" and line.mandate_id.state == "active":
-                line.mandate_id._revoke(labels[code])
-        return True

@@ -85,6 +85,7 @@ class SubscriptionSepaMandate(models.Model):
             ("revoked", "Revoked"),
             ("expired", "Expired"),
             ("used", "Used"),
+            ("suspended", "Suspended"),
         ],
         default="draft",
         required=True,
@@ -93,7 +94,28 @@ class SubscriptionSepaMandate(models.Model):
         copy=False,
     )
     last_debit_date = fields.Date(
-        string="Last Collection", copy=False, readonly=True, index="btree_not_null"
+        string="Last Collection",
+        compute="_compute_last_debit_date",
+        inverse="_inverse_last_debit_date",
+        store=True,
+        copy=False,
+        index="btree_not_null",
+        help="The last debit the bank collected and did not return: a debit "
+        "rejected or returned never happened (the next one is FRST again and "
+        "the 36 months of validity do not start from it).",
+    )
+    previous_debit_date = fields.Date(
+        string="Last Collection Before Odoo",
+        copy=False,
+        help="For a mandate already debited by another system: the date of its "
+        "last collection there (the next debit is RCUR).",
+    )
+    suspension_reason = fields.Char(
+        string="Suspended Because",
+        copy=False,
+        readonly=True,
+        help="The bank's return that stopped the direct debits of this mandate "
+        "until the customer gives a new account or signs a new mandate.",
     )
     contract_ids = fields.One2many("subscription.contract", "mandate_id")
     batch_line_ids = fields.One2many(
@@ -121,6 +143,28 @@ class SubscriptionSepaMandate(models.Model):
         return self.env["ir.sequence"].next_by_code("subscription.sepa.mandate") or _(
             "New"
         )
+
+    # === COMPUTE METHODS === #
+
+    @api.depends(
+        "previous_debit_date",
+        "batch_line_ids.state",
+        "batch_line_ids.batch_id.collection_date",
+    )
+    def _compute_last_debit_date(self):
+        """From the debits actually collected and not returned, never from a
+        date set when Collected was clicked."""
+        for mandate in self:
+            collected = mandate.batch_line_ids.filtered(
+                lambda line: line.state == "collected"
+            ).batch_id.mapped("collection_date")
+            dates = [d for d in [mandate.previous_debit_date, *collected] if d]
+            mandate.last_debit_date = max(dates, default=False)
+
+    def _inverse_last_debit_date(self):
+        # A date typed or imported: a collection made before Odoo.
+        for mandate in self:
+            mandate.previous_debit_date = mandate.last_debit_date
 
     # === CONSTRAINT METHODS === #
 
@@ -207,7 +251,20 @@ class SubscriptionSepaMandate(models.Model):
                     mandate.partner_bank_id.bank_bic,
                     new_account.bank_bic,
                 )
-        return super().write(vals)
+        suspended = (
+            self.filtered(
+                lambda m: (
+                    m.state == "suspended"
+                    and m.partner_bank_id.id != vals["partner_bank_id"]
+                )
+            )
+            if vals.get("partner_bank_id") and "state" not in vals
+            else self.browse()
+        )
+        res = super().write(vals)
+        if suspended:
+            suspended._reactivate()
+        return res
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_used(self):
@@ -239,7 +296,7 @@ class SubscriptionSepaMandate(models.Model):
         return True
 
     def action_revoke(self):
-        self.filtered(lambda m: m.state in ("draft", "active"))._revoke(
+        self.filtered(lambda m: m.state in ("draft", "active", "suspended"))._revoke(
             _("revoked by the debtor")
         )
         return True
@@ -263,7 +320,9 @@ class SubscriptionSepaMandate(models.Model):
                 body=_("Mandate revoked: %(reason)s.", reason=reason),
                 subtype_xmlid="mail.mt_note",
             )
-            for contract in mandate.contract_ids.filtered(
+            # Whoever revokes (the debtor's bank through an accountant) may not
+            # see every contract: the salespeople are told all the same.
+            for contract in mandate.sudo().contract_ids.filtered(
                 lambda c: c.state in ("active", "suspended")
             ):
                 contract.activity_schedule(
@@ -278,6 +337,123 @@ class SubscriptionSepaMandate(models.Model):
                     ),
                     user_id=(contract.user_id or self.env.user).id,
                 )
+
+    def _suspend(self, reason, lines):
+        """The bank returned a debit because of the debtor's account (closed,
+        wrong, blocked...): no debit until a new account is chosen on the
+        mandate; one activity and one email to the customer asking for it."""
+        self.ensure_one()
+        if self.state not in ("active", "used"):
+            self.message_post(
+                body=_(
+                    "Another debit returned (%(reason)s): the mandate stays %(state)s.",
+                    reason=reason,
+                    state=dict(self._fields["state"]._description_selection(self.env))[
+                        self.state
+                    ].lower(),
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
+            return False
+        self.write({"state": "suspended", "suspension_reason": reason})
+        self._withdraw_unsent_debits(_("mandate suspended: %(reason)s", reason=reason))
+        self.message_post(
+            body=_(
+                "Direct debits suspended: the bank returned a debit (%(reason)s). "
+                "The customer was asked for another account; choose it on the "
+                "mandate to collect again.",
+                reason=reason,
+            ),
+            subtype_xmlid="mail.mt_note",
+        )
+        self._ask_customer("subscription_billing.mail_template_sepa_new_account")
+        self._schedule_return_activity(
+            _("Direct debit: new bank account needed"),
+            _(
+                "The bank returned the direct debit of %(invoices)s (%(reason)s): "
+                "mandate %(mandate)s is suspended and the customer was emailed. "
+                "Choose their new account on the mandate, or change the payment "
+                "method.",
+                invoices=", ".join(lines.move_id.mapped("name")),
+                reason=reason,
+                mandate=self.name,
+            ),
+        )
+        return True
+
+    def _revoke_after_return(self, reason, lines, effect):
+        """The bank returned a debit because of the mandate itself (MD01...),
+        or the debtor died (MD07): the mandate is revoked (the activities of
+        the contracts say so); the customer is asked for a new mandate, except
+        for a deceased debtor."""
+        self.ensure_one()
+        if self.state not in ("active", "used", "suspended"):
+            return False
+        self._revoke(reason)
+        if effect == "mandate":
+            self._ask_customer("subscription_billing.mail_template_sepa_new_mandate")
+        else:
+            self._schedule_return_activity(
+                _("Direct debit: debtor deceased"),
+                _(
+                    "The bank returned the direct debit of %(invoices)s: the debtor "
+                    "is deceased. Mandate %(mandate)s is revoked and no email was "
+                    "sent. Contact the estate and close or transfer the contracts.",
+                    invoices=", ".join(lines.move_id.mapped("name")),
+                    mandate=self.name,
+                ),
+            )
+        return True
+
+    def _ask_customer(self, template_xmlid):
+        """Queue the company's email asking the debtor for a new account or
+        mandate (in their language), when they have an email address."""
+        self.ensure_one()
+        template = self.env.ref(template_xmlid, raise_if_not_found=False)
+        if template and self.partner_id.email:
+            template.send_mail(self.id, force_send=False)
+        elif not self.partner_id.email:
+            self.message_post(
+                body=_(
+                    "%(customer)s has no email address: ask them by phone or post.",
+                    customer=self.partner_id.display_name,
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
+
+    def _schedule_return_activity(self, summary, note):
+        """One activity on the mandate for the salesperson of its contract
+        (the importer may not see it: sudo to read it)."""
+        self.ensure_one()
+        contract = (
+            self.sudo().contract_ids.filtered(
+                lambda c: c.state in ("active", "suspended")
+            )[:1]
+            or self.sudo().contract_ids[:1]
+        )
+        self.activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=summary,
+            note=note,
+            user_id=(contract.user_id or self.env.user).id,
+        )
+
+    def _reactivate(self):
+        """A new account was chosen on a suspended mandate: debits resume (the
+        next file carries the amendment when the mandate was collected)."""
+        self.write({"state": "active", "suspension_reason": False})
+        self.activity_feedback(
+            ["mail.mail_activity_data_todo"],
+            feedback=_("New account chosen: direct debits resume."),
+        )
+        for mandate in self:
+            mandate.message_post(
+                body=_(
+                    "New debtor account %(iban)s: the mandate is active again.",
+                    iban=mandate.iban,
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
 
     def _withdraw_unsent_debits(self, reason):
         """The debits of these mandates in collections not sent to the bank are

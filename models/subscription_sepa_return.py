@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_datetime
@@ -167,14 +169,27 @@ class SubscriptionSepaReturn(models.Model):
         line = (
             candidates.filtered(lambda c: c.state != "rejected")[:1] or candidates[:1]
         )
+        issue = (
+            sepa_return.check_amounts(
+                entry,
+                # SEPA debits are in euros: the invoice's currency.
+                Decimal(str(line.move_id.currency_id.round(line.amount))),
+                line.move_id.currency_id.name,
+            )
+            if line
+            else None
+        )
         return {
             "return_id": self.id,
             "end_to_end_id": entry["end_to_end_id"] or "-",
             "code": entry["code"] or "MS03",
-            # A file-level rejection gives no amount: the debit's.
-            "amount": (
-                float(entry["amount"]) if entry["amount"] is not None else line.amount
-            ),
+            # What the bank file says; nothing when it gives no amount (a whole
+            # file or block rejected before settlement: every debit in full).
+            "amount": float(entry["amount"])
+            if entry.get("amount") is not None
+            else 0.0,
+            "amount_issue": issue or False,
+            "date": entry.get("day") or False,
             "info": entry["info"],
             "batch_line_id": line.id,
         }
@@ -192,7 +207,15 @@ class SubscriptionSepaReturnLine(models.Model):
     end_to_end_id = fields.Char(string="End-to-End Id", required=True)
     code = fields.Char(string="Reason Code", required=True)
     info = fields.Char(string="Bank Information")
-    amount = fields.Float()
+    amount = fields.Float(help="The amount the bank file gives (0: none given).")
+    amount_issue = fields.Char(
+        string="Amount Check",
+        readonly=True,
+        help="Why the amounts of the bank file do not fit the debit: the return "
+        "is listed, not recorded; check it with the bank.",
+    )
+    date = fields.Date(string="Bank Date", readonly=True)
+    reason = fields.Char(string="Why Not Recorded", readonly=True)
     batch_line_id = fields.Many2one(
         "subscription.sepa.batch.line", string="Debit", index="btree_not_null"
     )
@@ -211,18 +234,43 @@ class SubscriptionSepaReturnLine(models.Model):
     # === BUSINESS METHODS === #
 
     def _apply(self):
-        """Record each matched return as the rejection wizard does."""
+        """Record each matched return as the rejection wizard does; list the
+        others with the reason they were not recorded."""
         labels = dict(REJECTION_CODES)
         for line in self:
             debit = line.batch_line_id
             if not debit:
-                line.state = "unknown"
+                line.write(
+                    {
+                        "state": "unknown",
+                        "reason": _("no debit of ours has this end-to-end id"),
+                    }
+                )
             elif debit.state == "rejected":
-                line.state = "already"
+                line.write(
+                    {"state": "already", "reason": _("this debit is already rejected")}
+                )
             elif debit.batch_id.state not in ("sent", "done"):
-                line.state = "not_sent"
-            elif debit.currency_id.compare_amounts(debit.amount, line.amount):
-                line.state = "mismatch"
+                line.write(
+                    {
+                        "state": "not_sent",
+                        "reason": _(
+                            "collection %(batch)s was not sent to the bank",
+                            batch=debit.batch_id.name,
+                        ),
+                    }
+                )
+            elif line.amount_issue:
+                line.write({"state": "mismatch", "reason": line.amount_issue})
+                debit.move_id.message_post(
+                    body=_(
+                        "Bank return %(file)s not recorded: %(issue)s. Check it "
+                        "with the bank.",
+                        file=line.return_id.name,
+                        issue=line.amount_issue,
+                    ),
+                    subtype_xmlid="mail.mt_note",
+                )
             else:
                 code = line.code if line.code in labels else "MS03"
                 note = line.info or ""
@@ -230,6 +278,6 @@ class SubscriptionSepaReturnLine(models.Model):
                     note = _("bank code %(code)s", code=line.code) + (
                         f" - {note}" if note else ""
                     )
-                debit._reject(code, note or False)
+                debit._reject(code, note or False, day=line.date or None)
                 line.state = "applied"
         return True

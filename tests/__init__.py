@@ -29,3 +29,4 @@ from . import test_dashboard
 from . import test_dashboard_tour
 from . import test_forecast
 from . import test_revenue_recognition
+from . import test_sepa_return_effects

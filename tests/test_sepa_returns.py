@@ -63,7 +63,7 @@ class TestSepaReturns(SepaCommon):
         self.assertEqual(self.line.move_id.payment_state, "not_paid")
         self.assertTrue(self.line.move_id.sepa_rejected)
         self.assertFalse(self.line.move_id.payment_collection_pending)
-        self.assertEqual(self.line.payment_id.state, "canceled")
+        self.assertEqual(self.line.payment_id.state, "rejected")
         self.assertEqual(self.other_line.state, "collected")
         self.assertEqual(self.mandate.state, "active")
         self.assertIn(
@@ -139,9 +139,9 @@ class TestSepaReturns(SepaCommon):
         original = line_class._reject
         calls = []
 
-        def reject_then_fail(lines, code, note=False):
+        def reject_then_fail(lines, code, note=False, **kwargs):
             calls.append(code)
-            original(lines, code, note)
+            original(lines, code, note, **kwargs)
             if len(calls) == 2:
                 raise RuntimeError("server crash in the middle of the file")
 

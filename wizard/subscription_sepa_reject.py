@@ -17,6 +17,13 @@ class SubscriptionSepaReject(models.TransientModel):
     )
     code = fields.Selection(REJECTION_CODES, string="Reason Code", required=True)
     note = fields.Char()
+    date = fields.Date(
+        string="Rejection Date",
+        required=True,
+        default=lambda self: self.env.company._subscription_today(),
+        help="The day the bank rejected or returned the debits: the payments are "
+        "reversed on that day.",
+    )
 
     # === ACTION METHODS === #
 
@@ -30,5 +37,5 @@ class SubscriptionSepaReject(models.TransientModel):
                     batch=self.batch_id.name,
                 )
             )
-        self.line_ids._reject(self.code, self.note)
+        self.line_ids._reject(self.code, self.note, day=self.date)
         return {"type": "ir.actions.act_window_close"}

@@ -26,9 +26,46 @@ def test_pain002_rejects_are_read_and_accepted_ones_left_out():
             "end_to_end_id": "INV-2027-2/8",
             "code": "MD01",
             "amount": Decimal("59.90"),
+            "amounts": [("OrgnlTxRef/Amt/InstdAmt", Decimal("59.90"), "EUR")],
             "info": None,
+            "day": "2027-01-16",
         }
     ]
+
+
+def test_camt054_every_amount_is_read_and_checked():
+    """The instructed amount and the entry's, as real bank files give them
+    (no TxAmt): a return of 12.00 of a 120.00 debit does not fit it."""
+    xml = (
+        sepa_return.build_camt054(
+            "NTF-9",
+            IBAN,
+            [{"end_to_end_id": "INV-2027-1/7", "code": "AM04", "amount": 12}],
+        )
+        .replace(b"<TxAmt>", b"<InstdAmt>")
+        .replace(b"</TxAmt>", b"</InstdAmt>")
+    )
+    (entry,) = sepa_return.parse(xml)["entries"]
+    assert entry["amounts"] == [
+        ("AmtDtls/InstdAmt/Amt", Decimal("12.00"), "EUR"),
+        ("Amt", Decimal("12.00"), "EUR"),
+    ]
+    assert entry["day"] == "2027-01-20"
+    issue = sepa_return.check_amounts(entry, Decimal("120.00"), "EUR")
+    assert "12.00" in issue and "120.00" in issue
+    assert sepa_return.check_amounts(entry, Decimal("12.0"), "EUR") is None
+    assert "USD" in sepa_return.check_amounts(entry, Decimal("12"), "USD")
+    # A return after settlement without any amount is never taken as the debit's.
+    assert sepa_return.check_amounts(
+        dict(entry, amounts=[]), Decimal("120"), "EUR"
+    ) == ("no amount in the file")
+    # A reject before settlement may give none: the whole debit.
+    assert (
+        sepa_return.check_amounts(
+            {"amounts": [], "amount_required": False}, Decimal("1"), "EUR"
+        )
+        is None
+    )
 
 
 @pytest.mark.parametrize("version", ["camt.054.001.02", "camt.054.001.08"])
