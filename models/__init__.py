@@ -47,3 +47,6 @@ from . import uom_uom
 from . import subscription_contract_label
 from . import payment_token
 from . import subscription_contract_card
+from . import subscription_plan_portal
+from . import subscription_contract_selfservice
+from . import subscription_mrr_movement_reason

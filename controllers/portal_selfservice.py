@@ -1,0 +1,168 @@
+from werkzeug.exceptions import Forbidden, NotFound
+
+from odoo import http
+from odoo.exceptions import AccessError, MissingError, UserError
+from odoo.http import request
+from odoo.tools import consteq, format_date
+
+from .portal import SubscriptionPortal
+
+
+class SubscriptionSelfServicePortal(SubscriptionPortal):
+    """Customers end their contract or refuse its renewal themselves (French
+    Consumer Code, L215-1-1): from the contract page, one page that says what
+    ends when, one confirmation."""
+
+    def _selfservice_contract(self, contract_id, access_token=None):
+        """The contract (sudo) if the visitor is its customer or holds its
+        token: 404 for no such contract, 403 for someone else's."""
+        try:
+            contract = self._subscription_check_access(contract_id, access_token)
+        except MissingError as error:
+            raise NotFound() from error
+        except AccessError as error:
+            raise Forbidden() from error
+        user = request.env.user
+        has_token = bool(
+            access_token
+            and isinstance(access_token, str)
+            and contract.access_token
+            and consteq(contract.access_token.encode(), access_token.encode())
+        )
+        is_customer = (
+            not user._is_public()
+            and user.partner_id.commercial_partner_id == contract.commercial_partner_id
+        )
+        if not (has_token or is_customer):
+            # Employees may read it, but only the customer ends it.
+            raise Forbidden()
+        return contract
+
+    def _selfservice_url(self, contract, access_token=None, **params):
+        url = f"/my/subscriptions/{contract.id}"
+        query = dict(params)
+        if access_token:
+            query["access_token"] = access_token
+        if query:
+            url += "?" + "&".join(f"{k}={v}" for k, v in query.items())
+        return url
+
+    def _selfservice_values(self, contract, access_token, **values):
+        env = request.env
+        today = contract._get_today()
+        result = self._prepare_portal_layout_values()
+        result.update(
+            {
+                "contract": contract,
+                "page_name": "subscription",
+                "access_token": access_token,
+                "today": today,
+                "back_url": self._selfservice_url(contract, access_token),
+            }
+        )
+        result.update(values)
+        result["format_date"] = lambda day: format_date(env, day)
+        return result
+
+    @http.route(
+        ["/my/subscriptions/<int:contract_id>/terminate"],
+        type="http",
+        auth="public",
+        methods=["GET"],
+        website=True,
+    )
+    def portal_subscription_terminate(self, contract_id, access_token=None, **kw):
+        contract = self._selfservice_contract(contract_id, access_token)
+        info = contract._get_portal_termination()
+        summary = (
+            contract._get_termination_summary(info["end"])
+            if info["allowed"]
+            else []
+        )
+        values = self._selfservice_values(
+            contract,
+            access_token,
+            info=info,
+            summary=summary,
+            rule_label=contract._get_portal_termination_rules().get(info["rule"]),
+        )
+        return request.render("subscription_billing.portal_subscription_terminate", values)
+
+    @http.route(
+        ["/my/subscriptions/<int:contract_id>/terminate"],
+        type="http",
+        auth="public",
+        methods=["POST"],
+        website=True,
+    )
+    def portal_subscription_terminate_confirm(
+        self, contract_id, access_token=None, **kw
+    ):
+        contract = self._selfservice_contract(contract_id, access_token)
+        try:
+            contract._portal_terminate(origin=self._selfservice_origin())
+        except UserError:
+            return request.redirect(
+                self._selfservice_url(contract, access_token, message="end_refused")
+            )
+        return request.redirect(
+            self._selfservice_url(contract, access_token, message="ended")
+        )
+
+    @http.route(
+        ["/my/subscriptions/<int:contract_id>/refuse_renewal"],
+        type="http",
+        auth="public",
+        methods=["GET"],
+        website=True,
+    )
+    def portal_subscription_refuse_renewal(self, contract_id, access_token=None, **kw):
+        contract = self._selfservice_contract(contract_id, access_token)
+        can_refuse = contract._can_portal_refuse_renewal()
+        summary = (
+            contract._get_termination_summary(contract.date_end)
+            if can_refuse
+            else []
+        )
+        values = self._selfservice_values(
+            contract, access_token, can_refuse=can_refuse, summary=summary
+        )
+        return request.render(
+            "subscription_billing.portal_subscription_refuse_renewal", values
+        )
+
+    @http.route(
+        ["/my/subscriptions/<int:contract_id>/refuse_renewal"],
+        type="http",
+        auth="public",
+        methods=["POST"],
+        website=True,
+    )
+    def portal_subscription_refuse_renewal_confirm(
+        self, contract_id, access_token=None, **kw
+    ):
+        contract = self._selfservice_contract(contract_id, access_token)
+        try:
+            contract._portal_refuse_renewal(origin=self._selfservice_origin())
+        except UserError:
+            return request.redirect(
+                self._selfservice_url(contract, access_token, message="end_refused")
+            )
+        return request.redirect(
+            self._selfservice_url(contract, access_token, message="renewal_refused")
+        )
+
+    def _selfservice_origin(self):
+        """Who asked, for the chatter: the portal user or the token holder,
+        and the IP address."""
+        user = request.env.user
+        who = (
+            user.partner_id.display_name
+            if not user._is_public()
+            else request.env._("the holder of the link")
+        )
+        return request.env._(
+            "(Asked by %(who)s from %(ip)s.)",
+            who=who,
+            ip=request.httprequest.remote_addr or "?",
+        )
