@@ -75,9 +75,7 @@ class SubscriptionSelfServicePortal(SubscriptionPortal):
         contract = self._selfservice_contract(contract_id, access_token)
         info = contract._get_portal_termination()
         summary = (
-            contract._get_termination_summary(info["end"])
-            if info["allowed"]
-            else []
+            contract._get_termination_summary(info["end"]) if info["allowed"] else []
         )
         values = self._selfservice_values(
             contract,
@@ -86,7 +84,9 @@ class SubscriptionSelfServicePortal(SubscriptionPortal):
             summary=summary,
             rule_label=contract._get_portal_termination_rules().get(info["rule"]),
         )
-        return request.render("subscription_billing.portal_subscription_terminate", values)
+        return request.render(
+            "subscription_billing.portal_subscription_terminate", values
+        )
 
     @http.route(
         ["/my/subscriptions/<int:contract_id>/terminate"],
@@ -120,9 +120,7 @@ class SubscriptionSelfServicePortal(SubscriptionPortal):
         contract = self._selfservice_contract(contract_id, access_token)
         can_refuse = contract._can_portal_refuse_renewal()
         summary = (
-            contract._get_termination_summary(contract.date_end)
-            if can_refuse
-            else []
+            contract._get_termination_summary(contract.date_end) if can_refuse else []
         )
         values = self._selfservice_values(
             contract, access_token, can_refuse=can_refuse, summary=summary

@@ -27,8 +27,7 @@ class SubscriptionContract(models.Model):
         copy=False,
         readonly=True,
         tracking=True,
-        help="Day the customer ended the contract or refused its renewal "
-        "online.",
+        help="Day the customer ended the contract or refused its renewal online.",
     )
     termination_date = fields.Date(
         string="Ends On",
@@ -140,9 +139,11 @@ class SubscriptionContract(models.Model):
         lines = []
         day = format_date(env, end)
         open_invoices = self.invoice_ids.filtered(
-            lambda m: m.state == "posted"
-            and m.move_type == "out_invoice"
-            and m.payment_state in ("not_paid", "partial")
+            lambda m: (
+                m.state == "posted"
+                and m.move_type == "out_invoice"
+                and m.payment_state in ("not_paid", "partial")
+            )
         )
         if credit_note:
             open_invoices = open_invoices.filtered(
@@ -178,9 +179,7 @@ class SubscriptionContract(models.Model):
                     date=day,
                 )
             )
-        lines.append(
-            _("No invoice is issued for the days after %(date)s.", date=day)
-        )
+        lines.append(_("No invoice is issued for the days after %(date)s.", date=day))
         if credit_note:
             lines.append(
                 _(
@@ -196,8 +195,7 @@ class SubscriptionContract(models.Model):
             elif refund == "transfer":
                 lines.append(
                     _(
-                        "It is refunded by bank transfer to your account by "
-                        "%(date)s.",
+                        "It is refunded by bank transfer to your account by %(date)s.",
                         date=format_date(
                             env, self._get_today() + relativedelta(days=REFUND_DAYS)
                         ),
@@ -237,8 +235,7 @@ class SubscriptionContract(models.Model):
             }
         )
         body = _(
-            "Ended online by the customer on %(today)s: the contract ends on "
-            "%(date)s.",
+            "Ended online by the customer on %(today)s: the contract ends on %(date)s.",
             today=format_date(self.env, today),
             date=format_date(self.env, end),
         )
@@ -395,9 +392,11 @@ class SubscriptionContract(models.Model):
         # Only the advance itself (the invoices of the days credited) is
         # reduced: another open invoice stays due as it is.
         unpaid = invoices.filtered(
-            lambda m: m.payment_state in ("not_paid", "partial")
-            and m.subscription_period_end
-            and m.subscription_period_end > self.close_date
+            lambda m: (
+                m.payment_state in ("not_paid", "partial")
+                and m.subscription_period_end
+                and m.subscription_period_end > self.close_date
+            )
         )
         result = None
         for invoice in unpaid.sorted("invoice_date", reverse=True):
@@ -406,8 +405,9 @@ class SubscriptionContract(models.Model):
             (
                 receivable
                 + invoice.line_ids.filtered(
-                    lambda line: line.account_id == receivable.account_id
-                    and not line.reconciled
+                    lambda line: (
+                        line.account_id == receivable.account_id and not line.reconciled
+                    )
                 )
             ).reconcile()
             result = "deducted"
@@ -417,11 +417,13 @@ class SubscriptionContract(models.Model):
         source = (
             invoices.sudo()
             .transaction_ids.filtered(
-                lambda tx: tx.state == "done"
-                and tx.operation != "refund"
-                and tx.provider_id.support_refund in ("full_only", "partial")
-                and tx.currency_id == credit_note.currency_id
-                and tx.amount >= amount
+                lambda tx: (
+                    tx.state == "done"
+                    and tx.operation != "refund"
+                    and tx.provider_id.support_refund in ("full_only", "partial")
+                    and tx.currency_id == credit_note.currency_id
+                    and tx.amount >= amount
+                )
             )
             .sorted("id", reverse=True)[:1]
         )
@@ -487,7 +489,9 @@ class SubscriptionContract(models.Model):
         credit_note.activity_schedule(
             "mail.mail_activity_data_todo",
             date_deadline=deadline,
-            summary=_("Refund the advance by %(date)s", date=format_date(self.env, deadline)),
+            summary=_(
+                "Refund the advance by %(date)s", date=format_date(self.env, deadline)
+            ),
             note=_(
                 "%(customer)s ended %(contract)s free of charge (L215-1): pay the "
                 "refund %(payment)s of %(amount)s to %(account)s by %(date)s.",

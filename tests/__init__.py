@@ -27,3 +27,4 @@ from . import test_card_expiry
 from . import test_sending_run
 from . import test_selfservice_law
 from . import test_portal_selfservice
+from . import test_portal_selfservice_tour

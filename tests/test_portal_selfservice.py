@@ -5,6 +5,7 @@ from odoo.http import Request
 from odoo.tests import HttpCase, tagged
 
 from .common import PaymentCommon
+from .selfservice_common import load_french
 
 
 @tagged("post_install", "-at_install")
@@ -22,9 +23,7 @@ class TestPortalSelfService(PaymentCommon, HttpCase):
         # Started a month ago: 12-month tacit term, refusal deadline well ahead.
         cls.today = fields.Date.context_today(cls.env["res.users"])
         start = cls.today - relativedelta(months=1)
-        cls.contract = cls._create_contract(
-            date_start=start, user_id=cls.user_sales.id
-        )
+        cls.contract = cls._create_contract(date_start=start, user_id=cls.user_sales.id)
         cls.contract.action_start()
         cls.end = cls.contract.date_end
 
@@ -150,7 +149,7 @@ class TestPortalSelfService(PaymentCommon, HttpCase):
         self.contract.customer_type = "b2b"
         self.authenticate("self_customer", "self_customer")
         page = self._get(f"/my/subscriptions/{self.contract.id}")
-        self.assertNotIn("o_subscription_end\"", page.text)
+        self.assertNotIn('o_subscription_end"', page.text)
         blocked = self._get(f"/my/subscriptions/{self.contract.id}/terminate")
         self.assertIn("contact your salesperson", blocked.text)
         self._post(f"/my/subscriptions/{self.contract.id}/terminate")
@@ -171,10 +170,7 @@ class TestPortalSelfService(PaymentCommon, HttpCase):
         self.assertEqual(self.contract.close_reason_id, self.close_reason)
 
     def test_french_customer_reads_french_dates(self):
-        self.env["res.lang"]._activate_lang("fr_FR")
-        self.env["ir.module.module"]._load_module_terms(
-            ["subscription_billing"], ["fr_FR"], overwrite=True
-        )
+        load_french(self.env)
         self.portal_user.lang = "fr_FR"
         self.authenticate("self_customer", "self_customer")
         page = self._get(f"/my/subscriptions/{self.contract.id}/terminate")

@@ -7,6 +7,7 @@ from odoo import Command, fields
 from odoo.tests import Form, tagged
 
 from .common import PaymentCommon
+from .selfservice_common import load_french
 
 D = fields.Date.to_date
 
@@ -117,8 +118,10 @@ class TestSelfServiceLaw(PaymentCommon):
         self.assertIn("05/15/2027", mail.body_html)
         self.assertTrue(
             contract.activity_ids.filtered(
-                lambda a: a.user_id == self.user_sales
-                and a.summary == "Customer ended the subscription"
+                lambda a: (
+                    a.user_id == self.user_sales
+                    and a.summary == "Customer ended the subscription"
+                )
             )
         )
 
@@ -180,7 +183,9 @@ class TestSelfServiceLaw(PaymentCommon):
         self.assertEqual(contract.termination_date, D("2027-12-31"))
         mail = self._confirmations(contract)
         self.assertIn("12/31/2027", mail.subject)
-        self.assertIn("No invoice is issued for the days after 12/31/2027", mail.body_html)
+        self.assertIn(
+            "No invoice is issued for the days after 12/31/2027", mail.body_html
+        )
         with freeze_time("2028-01-01"):
             self.env["subscription.contract"]._cron_process_renewals()
         self.assertEqual(contract.state, "closed")
@@ -266,10 +271,7 @@ class TestSelfServiceLaw(PaymentCommon):
         self.assertIn("/my/subscriptions/", mail.body_html)
 
     def test_renewal_notice_in_french(self):
-        self.env["res.lang"]._activate_lang("fr_FR")
-        self.env["ir.module.module"]._load_module_terms(
-            ["subscription_billing"], ["fr_FR"], overwrite=True
-        )
+        load_french(self.env)
         self.customer.lang = "fr_FR"
         contract = self._create_contract(user_id=self.user_sales.id)
         with freeze_time("2027-01-01"):
@@ -292,9 +294,7 @@ class TestSelfServiceLaw(PaymentCommon):
                 "body_html": "<p>You may refuse by replying to this email.</p>",
             }
         )
-        path = (
-            Path(__file__).parent.parent / "migrations/18.0.1.1.0/post-migrate.py"
-        )
+        path = Path(__file__).parent.parent / "migrations/18.0.1.1.0/post-migrate.py"
         spec = importlib.util.spec_from_file_location("sb_post_migrate", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
