@@ -47,7 +47,6 @@
         "wizard/subscription_contract_renew_views.xml",
         "wizard/subscription_contract_amend_views.xml",
         "views/subscription_plan_views.xml",
-        "views/subscription_plan_portal_views.xml",
         "views/subscription_close_reason_views.xml",
         "views/subscription_reminder_policy_views.xml",
         "views/res_config_settings_views.xml",
@@ -62,6 +61,7 @@
         "views/subscription_portal_selfservice_templates.xml",
         "views/subscription_billing_menus.xml",
         "views/subscription_contract_amendment_views.xml",
+        "views/subscription_plan_portal_views.xml",
         "views/payment_token_views.xml",
     ],
     "assets": {

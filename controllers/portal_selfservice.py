@@ -150,6 +150,88 @@ class SubscriptionSelfServicePortal(SubscriptionPortal):
             self._selfservice_url(contract, access_token, message="renewal_refused")
         )
 
+    # === QUANTITIES === #
+
+    def _selfservice_quantities(self, contract, params):
+        """{line id: quantity} read from the form's ``qty_<line id>`` fields;
+        anything malformed is left out."""
+        result = {}
+        for line in contract._get_portal_quantity_lines():
+            value = params.get(f"qty_{line.id}")
+            if value in (None, ""):
+                continue
+            try:
+                result[line.id] = float(value)
+            except (TypeError, ValueError):
+                continue
+        return result
+
+    @http.route(
+        ["/my/subscriptions/<int:contract_id>/quantity"],
+        type="http",
+        auth="public",
+        methods=["GET"],
+        website=True,
+    )
+    def portal_subscription_quantity(self, contract_id, access_token=None, **kw):
+        contract = self._selfservice_contract(contract_id, access_token)
+        allowed = contract._can_portal_change_quantity()
+        quantities = self._selfservice_quantities(contract, kw) if allowed else {}
+        preview = error = False
+        if quantities:
+            try:
+                # A preview: nothing it creates is kept.
+                with request.env.cr.savepoint() as savepoint:
+                    wizard = contract._prepare_portal_quantity_change(quantities)
+                    preview = {
+                        "date": wizard.date,
+                        "amount_now": wizard.amount_now,
+                        "note": wizard.amount_now_note,
+                        "recurring": wizard.new_recurring_amount,
+                    }
+                    savepoint.rollback()
+            except UserError as exc:
+                error = exc.args[0]
+            request.env.invalidate_all()
+        values = self._selfservice_values(
+            contract,
+            access_token,
+            allowed=allowed,
+            lines=contract._get_portal_quantity_lines() if allowed else [],
+            quantities=quantities,
+            preview=preview,
+            error=error,
+        )
+        return request.render(
+            "subscription_billing.portal_subscription_quantity", values
+        )
+
+    @http.route(
+        ["/my/subscriptions/<int:contract_id>/quantity"],
+        type="http",
+        auth="public",
+        methods=["POST"],
+        website=True,
+    )
+    def portal_subscription_quantity_confirm(
+        self, contract_id, access_token=None, **kw
+    ):
+        contract = self._selfservice_contract(contract_id, access_token)
+        quantities = self._selfservice_quantities(contract, kw)
+        try:
+            contract._portal_change_quantity(
+                quantities, origin=self._selfservice_origin()
+            )
+        except UserError:
+            return request.redirect(
+                self._selfservice_url(
+                    contract, access_token, message="quantity_refused"
+                )
+            )
+        return request.redirect(
+            self._selfservice_url(contract, access_token, message="quantity_changed")
+        )
+
     def _selfservice_origin(self):
         """Who asked, for the chatter: the portal user or the token holder,
         and the IP address."""

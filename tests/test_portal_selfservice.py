@@ -41,6 +41,7 @@ class TestPortalSelfService(PaymentCommon, HttpCase):
         self.assertIn("o_subscription_end", page.text)
         self.assertIn("o_subscription_refuse_renewal", page.text)
         self.assertIn("included", page.text)
+        self.assertNotIn("refused before", page.text)
         # 2. What ends when, before confirming, in the customer's date format.
         url = f"/my/subscriptions/{self.contract.id}/terminate"
         confirm = self._get(url)
@@ -176,3 +177,43 @@ class TestPortalSelfService(PaymentCommon, HttpCase):
         page = self._get(f"/my/subscriptions/{self.contract.id}/terminate")
         self.assertIn(self.end.strftime("%d/%m/%Y"), page.text)
         self.assertIn("Confirmer", page.text)
+
+    def test_customer_changes_the_quantity_after_seeing_the_amount(self):
+        self.plan_monthly.write(
+            {"portal_quantity_change": True, "portal_max_quantity": 5}
+        )
+        self.contract._generate_invoices()
+        line = self.contract.line_ids
+        base = f"/my/subscriptions/{self.contract.id}"
+        self.authenticate("self_customer", "self_customer")
+        self.assertIn("o_subscription_quantity", self._get(base).text)
+        too_many = self._get(f"{base}/quantity?qty_{line.id}=9")
+        self.assertIn("o_subscription_quantity_error", too_many.text)
+        self.assertNotIn("o_subscription_quantity_confirm", too_many.text)
+        malformed = self._get(f"{base}/quantity?qty_{line.id}=abc&qty_x=2")
+        self.assertEqual(malformed.status_code, 200)
+        preview = self._get(f"{base}/quantity?qty_{line.id}=2")
+        self.assertIn("o_subscription_quantity_box", preview.text)
+        self.assertIn("200.00", preview.text)  # the new amount per period
+        self.assertEqual(line.quantity, 1)  # a preview changes nothing
+        self.assertFalse(
+            self.env["subscription.contract.amend"].search(
+                [("contract_id", "=", self.contract.id)]
+            )
+        )
+        done = self._post(f"{base}/quantity", **{f"qty_{line.id}": "2"})
+        self.assertIn("o_subscription_quantity_done", done.text)
+        self.assertEqual(self.contract.recurring_amount_untaxed, 200.0)
+        self.assertTrue(
+            self.env["account.move"].search(
+                [
+                    ("subscription_contract_id", "=", self.contract.id),
+                    ("subscription_amendment", "=", True),
+                ]
+            )
+        )
+        self.authenticate("self_stranger", "self_stranger")
+        self.assertEqual(self._get(f"{base}/quantity").status_code, 403)
+        response = self._post(f"{base}/quantity", **{f"qty_{line.id}": "5"})
+        self.assertEqual(response.status_code, 403)
+        self.assertEqual(self.contract.recurring_amount_untaxed, 200.0)

@@ -4,6 +4,7 @@ from pathlib import Path
 from freezegun import freeze_time
 
 from odoo import Command, fields
+from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
 
 from .common import PaymentCommon
@@ -302,3 +303,55 @@ class TestSelfServiceLaw(PaymentCommon):
         template.invalidate_recordset()
         self.assertIn("_get_renewal_date", template.subject)
         self.assertIn("border: 2px solid", template.body_html)
+
+    # --- quantities changed online ---
+
+    def _monthly_seats(self, quantity=1):
+        self.plan_monthly.write(
+            {
+                "portal_quantity_change": True,
+                "portal_min_quantity": 1,
+                "portal_max_quantity": 10,
+            }
+        )
+        contract = self._create_contract(user_id=self.user_sales.id)
+        contract.line_ids.quantity = quantity
+        with freeze_time("2027-01-01"):
+            contract.action_start()
+            contract._generate_invoices()
+        return contract, contract.line_ids
+
+    def test_quantity_increase_is_invoiced_prorated_at_once(self):
+        contract, line = self._monthly_seats()
+        with freeze_time("2027-01-11"):
+            wizard = contract._prepare_portal_quantity_change({line.id: 3})
+            # Shown before confirming: 2 more seats for 21 of 31 days.
+            self.assertEqual(wizard.date, D("2027-01-11"))
+            self.assertAlmostEqual(wizard.amount_now, 135.48)
+            self.assertAlmostEqual(wizard.new_recurring_amount, 300.0)
+            contract._portal_change_quantity({line.id: 3})
+        amendment = self._invoices(contract).filtered("subscription_amendment")
+        self.assertEqual(amendment.move_type, "out_invoice")
+        self.assertAlmostEqual(amendment.amount_untaxed, 135.48)
+        self.assertEqual(contract.recurring_amount_untaxed, 300.0)
+
+    def test_quantity_decrease_waits_for_the_period_end_or_is_credited(self):
+        contract, line = self._monthly_seats(quantity=3)
+        with freeze_time("2027-01-11"):
+            self.assertEqual(
+                contract._prepare_portal_quantity_change({line.id: 2}).date,
+                D("2027-02-01"),
+            )
+            self.company.subscription_credit_decrease = True
+            wizard = contract._prepare_portal_quantity_change({line.id: 2})
+            self.assertEqual(wizard.date, D("2027-01-11"))
+            self.assertAlmostEqual(wizard.amount_now, -67.74)  # 21/31 of 100
+
+    def test_quantity_outside_the_plan_limits_is_refused(self):
+        contract, line = self._monthly_seats()
+        for quantity in (0, -1, 11, 1):
+            with self.assertRaises(UserError):
+                contract._prepare_portal_quantity_change({line.id: quantity})
+        self.plan_monthly.portal_quantity_change = False
+        with self.assertRaises(UserError):
+            contract._prepare_portal_quantity_change({line.id: 2})
