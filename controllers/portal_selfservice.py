@@ -5,7 +5,7 @@ from odoo.exceptions import AccessError, MissingError, UserError
 from odoo.http import request
 from odoo.tools import consteq, format_date
 
-from .portal import SubscriptionPortal
+from .portal import SubscriptionPortal, _parse_id
 
 
 class SubscriptionSelfServicePortal(SubscriptionPortal):
@@ -230,6 +230,51 @@ class SubscriptionSelfServicePortal(SubscriptionPortal):
             )
         return request.redirect(
             self._selfservice_url(contract, access_token, message="quantity_changed")
+        )
+
+    # === HOW TO PAY === #
+
+    @http.route(
+        ["/my/subscriptions/<int:contract_id>/payment"],
+        type="http",
+        auth="public",
+        methods=["POST"],
+        website=True,
+    )
+    def portal_subscription_payment(
+        self, contract_id, access_token=None, method=None, **kw
+    ):
+        """Pay by one of the customer's cards, by transfer, or by a SEPA
+        mandate signed here; from the next invoice."""
+        contract = self._selfservice_contract(contract_id, access_token)
+        origin = self._selfservice_origin()
+        try:
+            if method == "card":
+                token = (
+                    request.env["payment.token"]
+                    .sudo()
+                    .browse(_parse_id(kw.get("token_id")))
+                    .exists()
+                )
+                contract._portal_pay_by_card(token, origin=origin)
+            elif method == "transfer":
+                contract._portal_pay_by_transfer(origin=origin)
+            elif method == "sepa" and kw.get("accept") and kw.get("iban"):
+                contract._portal_sign_mandate(
+                    kw.get("iban"),
+                    kw.get("holder"),
+                    bic=kw.get("bic"),
+                    ip=request.httprequest.remote_addr,
+                    origin=origin,
+                )
+            else:
+                raise UserError(request.env._("Choose how you want to pay."))
+        except UserError:
+            return request.redirect(
+                self._selfservice_url(contract, access_token, message="payment_refused")
+            )
+        return request.redirect(
+            self._selfservice_url(contract, access_token, message="payment_changed")
         )
 
     def _selfservice_origin(self):

@@ -51,3 +51,4 @@ from . import subscription_plan_portal
 from . import subscription_contract_selfservice
 from . import subscription_mrr_movement_reason
 from . import subscription_contract_portal_quantity
+from . import subscription_contract_portal_payment

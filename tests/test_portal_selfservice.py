@@ -217,3 +217,64 @@ class TestPortalSelfService(PaymentCommon, HttpCase):
         response = self._post(f"{base}/quantity", **{f"qty_{line.id}": "5"})
         self.assertEqual(response.status_code, 403)
         self.assertEqual(self.contract.recurring_amount_untaxed, 200.0)
+
+    def test_customer_changes_how_to_pay(self):
+        card = self._token(self.customer)
+        foreign_card = self._token(self.partner_a)
+        base = f"/my/subscriptions/{self.contract.id}"
+        self.authenticate("self_stranger", "self_stranger")
+        response = self._post(f"{base}/payment", method="transfer")
+        self.assertEqual(response.status_code, 403)
+        self.authenticate("self_customer", "self_customer")
+        page = self._get(base)
+        self.assertIn("o_subscription_payment_card", page.text)
+        self.assertIn("o_subscription_mandate_text", page.text)
+        # Someone else's card: refused.
+        refused = self._post(f"{base}/payment", method="card", token_id=foreign_card.id)
+        self.assertIn("payment_refused", refused.url)
+        self.assertEqual(self.contract.payment_method, "transfer")
+        done = self._post(f"{base}/payment", method="card", token_id=card.id)
+        self.assertIn("o_subscription_payment_done", done.text)
+        self.assertEqual(self.contract.payment_method, "card")
+        self.assertEqual(self.contract.payment_token_id, card)
+        self._post(f"{base}/payment", method="transfer")
+        self.assertEqual(self.contract.payment_method, "transfer")
+        # A mandate needs the acceptance of its text.
+        refused = self._post(
+            f"{base}/payment", method="sepa", iban="FR7630006000011234567890189"
+        )
+        self.assertIn("payment_refused", refused.url)
+        self.assertFalse(self.contract.mandate_id)
+        self._post(
+            f"{base}/payment",
+            method="sepa",
+            iban="FR76 3000 6000 0112 3456 7890 189",
+            holder="Claire Martin",
+            accept="1",
+        )
+        mandate = self.contract.mandate_id
+        self.assertEqual(self.contract.payment_method, "sepa_direct_debit")
+        self.assertEqual(mandate.state, "active")
+        self.assertEqual(mandate.signature_date, self.today)
+        self.assertEqual(
+            mandate.partner_bank_id.sanitized_acc_number, "FR7630006000011234567890189"
+        )
+        signed = mandate.message_ids.filtered(lambda m: "Signed online" in str(m.body))
+        self.assertIn("127.0.0.1", signed.body)
+        self.assertIn(mandate.name, signed.body)
+        mail = self.env["mail.mail"].search(
+            [
+                ("model", "=", self.contract._name),
+                ("res_id", "=", self.contract.id),
+                ("subject", "ilike", mandate.name),
+            ]
+        )
+        self.assertEqual(len(mail), 1)
+        self.assertEqual(len(mail.mail_message_id.attachment_ids), 1)
+        self.assertIn(self.customer, mail.recipient_ids)
+        # A malformed IBAN: a clean refusal.
+        refused = self._post(
+            f"{base}/payment", method="sepa", iban="FR00 1234", accept="1"
+        )
+        self.assertIn("payment_refused", refused.url)
+        self.assertEqual(self.contract.mandate_id, mandate)
