@@ -67,3 +67,37 @@ class TestPortalSelfServiceTour(PaymentCommon, HttpCase):
         self.start_tour("/my", "subscription_selfservice_refuse_fr", login="tour_self")
         self._check_ended("%d/%m/%Y")
         self.assertIn("refus de la reconduction", self._confirmation().body_html)
+
+    def _quantity_tour(self, lang):
+        self.plan_monthly.portal_quantity_change = True
+        self.contract._generate_invoices()
+        self.start_tour(
+            "/my", f"subscription_selfservice_quantity_{lang}", login="tour_self"
+        )
+        self.assertEqual(self.contract.recurring_amount_untaxed, 300.0)
+        self.assertEqual(self.contract.current_line_ids.quantity, 3)
+
+    def test_quantity_in_english(self):
+        self._quantity_tour("en")
+
+    def test_quantity_in_french(self):
+        self._french()
+        self._quantity_tour("fr")
+
+    def _payment_tour(self, lang):
+        self.start_tour(
+            "/my", f"subscription_selfservice_payment_{lang}", login="tour_self"
+        )
+        self.assertEqual(self.contract.payment_method, "transfer")
+        mandate = self.env["subscription.sepa.mandate"].search(
+            [("partner_id", "=", self.customer.id)]
+        )
+        self.assertEqual(mandate.state, "active")
+        self.assertIn("Signed online", " ".join(mandate.message_ids.mapped("body")))
+
+    def test_payment_in_english(self):
+        self._payment_tour("en")
+
+    def test_payment_in_french(self):
+        self._french()
+        self._payment_tour("fr")

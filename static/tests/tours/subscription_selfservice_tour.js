@@ -11,6 +11,13 @@ const LABELS = {
         confirm: "Confirm",
         ended: "Your subscription ends on",
         refused: "Your refusal of the renewal is recorded",
+        quantity: "Change quantities",
+        seeAmounts: "See the amounts",
+        confirmQuantity: "Confirm the new quantities",
+        quantityDone: "The new quantities are recorded",
+        transfer: "Pay by bank transfer",
+        sign: "Sign the mandate",
+        paymentDone: "Your new payment method is recorded",
     },
     fr: {
         end: "Résilier mon abonnement",
@@ -19,6 +26,13 @@ const LABELS = {
         confirm: "Confirmer",
         ended: "Votre abonnement prend fin le",
         refused: "Votre refus de la reconduction est enregistré",
+        quantity: "Modifier les quantités",
+        seeAmounts: "Voir les montants",
+        confirmQuantity: "Confirmer les nouvelles quantités",
+        quantityDone: "Les nouvelles quantités sont enregistrées",
+        transfer: "Payer par virement bancaire",
+        sign: "Signer le mandat",
+        paymentDone: "Votre nouveau moyen de paiement est enregistré",
     },
 };
 
@@ -86,7 +100,96 @@ function refuseSteps(labels) {
     ];
 }
 
+function quantitySteps(labels) {
+    return [
+        {
+            content: "Open the subscription",
+            trigger: "a.o_subscription_link",
+            run: "click",
+        },
+        {
+            content: "Change the quantities",
+            trigger: `a.o_subscription_quantity:contains('${labels.quantity}')`,
+            run: "click",
+        },
+        {
+            content: "Three instead of one",
+            trigger: "input.o_subscription_quantity_input",
+            run: "edit 3",
+        },
+        {
+            content: "See the amounts first",
+            trigger: `button.o_subscription_quantity_preview:contains('${labels.seeAmounts}')`,
+            run: "click",
+        },
+        {
+            content: "The new amount per period is shown",
+            trigger: ".o_subscription_quantity_box:contains('300')",
+        },
+        {
+            content: "Confirm",
+            trigger: `button.o_subscription_quantity_confirm:contains('${labels.confirmQuantity}')`,
+            run: "click",
+        },
+        {
+            content: "Recorded",
+            trigger: `.o_subscription_quantity_done:contains('${labels.quantityDone}')`,
+        },
+    ];
+}
+
+function paymentSteps(labels) {
+    return [
+        {
+            content: "Open the subscription",
+            trigger: "a.o_subscription_link",
+            run: "click",
+        },
+        {
+            content: "Open the direct debit mandate form",
+            trigger: ".o_subscription_payment_sepa summary",
+            run: "click",
+        },
+        {
+            content: "Enter the IBAN",
+            trigger: "input[name='iban']",
+            run: "edit FR76 3000 6000 0112 3456 7890 189",
+        },
+        {
+            content: "Accept the mandate text",
+            trigger: "input[name='accept']",
+            run: "click",
+        },
+        {
+            content: "Sign",
+            trigger: `.o_subscription_payment_sepa button:contains('${labels.sign}')`,
+            run: "click",
+        },
+        {
+            content: "Recorded",
+            trigger: `.o_subscription_payment_done:contains('${labels.paymentDone}')`,
+        },
+        {
+            content: "Back to bank transfer",
+            trigger: `.o_subscription_payment_transfer button:contains('${labels.transfer}')`,
+            run: "click",
+        },
+        {
+            content: "Recorded again",
+            trigger: `.o_subscription_payment_done:contains('${labels.paymentDone}')`,
+        },
+    ];
+}
+
 for (const [lang, labels] of Object.entries(LABELS)) {
+    registry.category("web_tour.tours").add(`subscription_selfservice_quantity_${lang}`, {
+        url: "/my/subscriptions",
+        steps: () => quantitySteps(labels),
+    });
+    registry.category("web_tour.tours").add(`subscription_selfservice_payment_${lang}`, {
+        url: "/my/subscriptions",
+        steps: () => paymentSteps(labels),
+    });
     registry.category("web_tour.tours").add(`subscription_selfservice_end_${lang}`, {
         url: "/my/subscriptions",
         steps: () => endSteps(labels),
