@@ -175,7 +175,11 @@ function paymentSteps(labels) {
             run: "click",
         },
         {
-            content: "Recorded again",
+            content: "Recorded again: paid by transfer, no transfer button any more",
+            trigger: ".o_subscription_payment_change:not(:has(.o_subscription_payment_transfer))",
+        },
+        {
+            content: "With the confirmation",
             trigger: `.o_subscription_payment_done:contains('${labels.paymentDone}')`,
         },
     ];
