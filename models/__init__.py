@@ -49,3 +49,8 @@ from . import subscription_contract_label
 from . import payment_token
 from . import subscription_contract_card
 from . import reporting
+from . import subscription_plan_portal
+from . import subscription_contract_selfservice
+from . import subscription_mrr_movement_reason
+from . import subscription_contract_portal_quantity
+from . import subscription_contract_portal_payment

@@ -30,3 +30,6 @@ from . import test_dashboard_tour
 from . import test_forecast
 from . import test_revenue_recognition
 from . import test_sepa_return_effects
+from . import test_selfservice_law
+from . import test_portal_selfservice
+from . import test_portal_selfservice_tour

@@ -51,7 +51,8 @@ class TestRenewal(SubscriptionCommon):
         mail = self._mails(contract)
         self.assertEqual(len(mail), 1)
         self.assertEqual(mail.recipient_ids, self.customer)
-        self.assertIn("renews on 12/31/2027", mail.subject)
+        # Renewed on the day after the end of the term (L215-1 wording).
+        self.assertIn("renews on 01/01/2028", mail.subject)
         self.assertIn("12/31/2028", mail.body_html)  # the new term
         self.assertIn("12/01/2027", mail.body_html)  # until when to refuse
         self.assertIn("100.00", mail.body_html)  # the new price
@@ -118,8 +119,12 @@ class TestRenewal(SubscriptionCommon):
         wizard.save().action_refuse()
         self.assertTrue(contract.renewal_refused)
         self.assertFalse(contract.renewal_notice_date)
+        # The customer gets the confirmation of the refusal, then no notice.
+        confirmation = self._mails(contract)
+        self.assertEqual(len(confirmation), 1)
+        self.assertIn("refusal of the renewal", confirmation.body_html)
         self._renewals("2027-10-02")
-        self.assertFalse(self._mails(contract))
+        self.assertEqual(self._mails(contract), confirmation)
         self._renewals("2028-01-01")
         self.assertEqual(contract.state, "closed")
 

@@ -55,4 +55,8 @@ class SubscriptionContractRefuseRenewal(models.TransientModel):
                 deadline=format_date(self.env, self.refusal_deadline),
             )
         contract.message_post(body=body, subtype_xmlid="mail.mt_note")
+        # The customer gets the confirmation on a durable medium (L215-1-1).
+        if not contract.termination_request_date:
+            contract.termination_request_date = self.refusal_date
+        contract._send_termination_confirmation("refusal", contract.date_end)
         return {"type": "ir.actions.act_window_close"}
