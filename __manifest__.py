@@ -13,6 +13,7 @@
         "account",
         "account_payment",
         "account_qr_code_sepa",
+        "base_import",
         "mail",
         "payment_demo",
         "portal",

@@ -47,3 +47,7 @@ from . import uom_uom
 from . import subscription_contract_label
 from . import payment_token
 from . import subscription_contract_card
+from . import res_company_import
+from . import base_import
+from . import subscription_contract_import
+from . import subscription_sepa_mandate_import
