@@ -51,3 +51,4 @@ from . import res_company_import
 from . import base_import
 from . import subscription_contract_import
 from . import subscription_sepa_mandate_import
+from . import ir_fields_converter

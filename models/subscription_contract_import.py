@@ -5,6 +5,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import format_date
 
 from ..lib import recurrence
+from .ir_fields_converter import prefetch_names
 
 _logger = logging.getLogger(__name__)
 
@@ -183,6 +184,8 @@ class SubscriptionContract(models.Model):
             self.with_context(
                 subscription_import_messages=collector,
                 subscription_import_rows=rows,
+                subscription_import_journals={},
+                subscription_import_names=prefetch_names(self, fields, data),
                 # The lines of an imported contract are its lines from its start,
                 # not amendments of a running contract from today.
                 subscription_amendment_done=True,
@@ -209,6 +212,9 @@ class SubscriptionContract(models.Model):
         valid = []
         for data in data_list:
             values = drop_empty_cells(self, data["values"])
+            if "journal_id" not in values and values.get("plan_id"):
+                # One search per plan, not one per contract.
+                values["journal_id"] = self._import_default_journal(values["plan_id"])
             if "date_end" not in values:
                 end = self._import_current_term_end(values)
                 if end:
@@ -251,6 +257,15 @@ class SubscriptionContract(models.Model):
 
     def _import_failing_field(self):
         return failing_field(self, IMPORT_CONSTRAINT_FIELDS)
+
+    @api.model
+    def _import_default_journal(self, plan_id):
+        journals = self.env.context.get("subscription_import_journals")
+        if journals is None:
+            return self.new({"plan_id": plan_id}).journal_id.id
+        if plan_id not in journals:
+            journals[plan_id] = self.new({"plan_id": plan_id}).journal_id.id
+        return journals[plan_id]
 
     @api.model
     def _import_current_term_end(self, values):

@@ -4,6 +4,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..lib import sepa
+from .ir_fields_converter import prefetch_names
 from .subscription_contract_import import (
     drop_empty_cells,
     failing_field,
@@ -124,7 +125,10 @@ class SubscriptionSepaMandate(models.Model):
         savepoint = self.env.cr.savepoint(flush=False)
         result = super(
             SubscriptionSepaMandate,
-            self.with_context(subscription_import_messages=collector),
+            self.with_context(
+                subscription_import_messages=collector,
+                subscription_import_names=prefetch_names(self, fields, data),
+            ),
         ).load(fields, data)
         result["messages"].extend(unique_messages(collector))
         if any(m["type"] == "error" for m in result["messages"]):
