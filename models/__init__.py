@@ -52,3 +52,5 @@ from . import base_import
 from . import subscription_contract_import
 from . import subscription_sepa_mandate_import
 from . import ir_fields_converter
+from . import account_move_import
+from . import res_config_settings_import

@@ -6,6 +6,7 @@ from odoo.tools import format_date
 
 from ..lib import recurrence
 from .ir_fields_converter import prefetch_names
+from .subscription_contract import RUNNING_STATES
 
 _logger = logging.getLogger(__name__)
 
@@ -233,12 +234,34 @@ class SubscriptionContract(models.Model):
         )
         rows = self.env.context.get("subscription_import_rows", {})
         created = set(records.ids)
+        # One query for the batch: only a contract whose customer has another
+        # running contract on the same plan may be a duplicate, and only such a
+        # contract is checked by the register's (per contract) guard.
+        groups = self.sudo()._read_group(
+            [
+                ("commercial_partner_id", "in", records.commercial_partner_id.ids),
+                ("state", "in", RUNNING_STATES),
+            ],
+            ["company_id", "commercial_partner_id", "plan_id"],
+            ["__count"],
+        )
+        running = {
+            (company.id, partner.id, plan.id): count
+            for company, partner, plan, count in groups
+        }
         for data in valid:
             record = data.get("record")
             if not record or record.id not in created:
                 continue
-            rows[data["record"].id] = data["info"]
-            field, message = data["record"]._import_check_record()
+            rows[record.id] = data["info"]
+            key = (
+                record.company_id.id,
+                record.commercial_partner_id.id,
+                record.plan_id.id,
+            )
+            field, message = record._import_check_record(
+                may_duplicate=running.get(key, 0) > 1
+            )
             if message:
                 collector.append(
                     dict(data["info"], type="error", field=field, message=message)
@@ -338,14 +361,15 @@ class SubscriptionContract(models.Model):
                 )
         return None, None
 
-    def _import_check_record(self):
+    def _import_check_record(self, may_duplicate=True):
         """(column, message) of what forbids the imported contract to run as
         it is, or (None, None): a duplicate, a running contract missing what it
         needs, more past periods to bill than the company accepts."""
         self.ensure_one()
         if self.state in ("active", "suspended"):
             try:
-                self._check_duplicates()
+                if may_duplicate:
+                    self._check_duplicates()
             except UserError as error:
                 return "partner_id", str(error.args[0])
             try:

@@ -6,6 +6,7 @@ from freezegun import freeze_time
 from odoo.tests import new_test_user, tagged
 from odoo.tools.misc import file_path
 
+from ..lib import migration
 from .common import SubscriptionCommon
 
 OPTIONS = {
@@ -87,6 +88,7 @@ class ImportCommon(SubscriptionCommon):
         wizard = (
             self.env["base_import.import"]
             .with_user(user)
+            .with_context(**user.env.context)
             .create(
                 {
                     "res_model": model,
@@ -471,3 +473,136 @@ class TestImportMandates(ImportCommon):
         self.assertEqual(contract.line_ids.product_id, self.product_hosting)
         self.assertEqual(contract.line_ids.tax_ids, self.tax_20)
         self.assertEqual(contract.payment_method, "sepa_direct_debit")
+
+
+@tagged("post_install", "-at_install")
+class TestImportOpenInvoices(ImportCommon):
+    HEADER = [
+        "Partner",
+        "Subscription Contract",
+        "invoice_date",
+        "Due Date",
+        "Payment Reference",
+        "Post on Import",
+        "Invoice lines/Label",
+        "Invoice lines/Quantity",
+        "Invoice lines/Unit Price",
+    ]
+
+    @freeze_time("2027-03-10")
+    def test_open_invoices_carried_over(self):
+        """An open invoice of the previous tool is imported from the Invoices
+        list, posted at once, linked to its contract, not sent again, and open
+        for reminders; an error in the file imports none of them."""
+        contract = self._start(date_start="2027-01-01")
+        user = self.user_billing.with_context(default_move_type="out_invoice")
+        templates = (
+            self.env["account.move"]
+            .with_user(user)
+            .with_context(default_move_type="out_invoice")
+            .get_import_templates()
+        )
+        self.assertIn(
+            "/subscription_billing/static/xls/subscription_open_invoices_en.csv",
+            [t["template"] for t in templates],
+        )
+        row = [
+            "C-0042",
+            contract.name,
+            "2027-02-01",
+            "2027-03-03",
+            "OLD-INV-0131",
+            "1",
+            "Maintenance, February 2027",
+            "2",
+            "40.95",
+        ]
+        Move = self.env["account.move"]
+        before = Move.search_count([("move_type", "=", "out_invoice")])
+        bad = [*row[:1], "SUB/NOPE", *row[2:]]
+        result = self._import_as(user, to_csv(self.HEADER, [row, bad]), dryrun=False)
+        self.assertEqual(self._errors(result), {(2, "subscription_import_contract_id")})
+        self.assertEqual(Move.search_count([("move_type", "=", "out_invoice")]), before)
+
+        result = self._import_as(user, to_csv(self.HEADER, [row]), dryrun=False)
+        self.assertFalse(result["messages"])
+        move = Move.browse(result["ids"])
+        self.assertEqual(move.state, "posted")
+        self.assertEqual(move.move_type, "out_invoice")
+        self.assertEqual(move.partner_id, self.customer)
+        self.assertEqual(move.subscription_contract_id, contract)
+        self.assertEqual(move.payment_reference, "OLD-INV-0131")
+        self.assertEqual(str(move.invoice_date_due), "2027-03-03")
+        self.assertEqual(move.amount_total, 81.90)
+        self.assertEqual(move.payment_state, "not_paid")
+        self.assertTrue(move.is_move_sent)
+        self.assertFalse(move.subscription_to_send, "not emailed a second time")
+        # The billing guard is untouched: the contract bills its own periods.
+        self.assertEqual(str(contract.next_period_start), "2027-01-01")
+
+    def _import_as(self, user, content, dryrun):
+        return self._import(
+            user.with_context(default_move_type="out_invoice"),
+            "account.move",
+            content,
+            dryrun,
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestImportFromNeighbours(ImportCommon):
+    """The files made by tools/import_from_stripe.py and
+    tools/import_from_oca_contract.py (lib/migration.py) from the sample
+    exports of lib/tests/data import as they are."""
+
+    PLANS = {"month:1": "Monthly Import", "month:3": "Quarterly", "year:1": "Yearly"}
+
+    def _sample(self, name):
+        with open(file_path(f"subscription_billing/lib/tests/data/{name}")) as handle:
+            return list(csv.DictReader(handle))
+
+    def _check(self, rows, invoices, contracts):
+        content = migration.write_csv(rows).encode()
+        result = self._import(
+            self.user_manager, "subscription.contract", content, dryrun=True
+        )
+        self.assertFalse(self._errors(result), result["messages"])
+        info = next(m for m in result["messages"] if m["type"] == "info")
+        self.assertIn(f"{contracts} contracts", info["message"])
+        self.assertIn(f"would make {invoices} invoices", info["message"])
+        result = self._import(
+            self.user_manager, "subscription.contract", content, dryrun=False
+        )
+        self.assertFalse(result["messages"])
+        return self.env["subscription.contract"].browse(result["ids"])
+
+    @freeze_time("2027-03-10")
+    def test_from_stripe(self):
+        rows = migration.stripe_rows(
+            self._sample("stripe_subscriptions.csv"), self.PLANS
+        )
+        martin, julie = self._check(rows, invoices=0, contracts=2)
+        self.assertEqual(martin.partner_id, self.customer)
+        self.assertEqual(str(martin.billed_until), "2027-03-14")
+        self.assertEqual(len(martin.line_ids), 2)
+        self.assertEqual(julie.customer_type, "b2c")
+        self.assertEqual(str(julie.date_end), "2027-12-31")
+        self.assertFalse(julie.auto_renew)
+        self._bill("2027-03-15")
+        self.assertEqual(
+            str(self._invoices(martin).subscription_period_start), "2027-03-15"
+        )
+        self.assertFalse(self._invoices(julie), "paid until the end of 2027")
+
+    @freeze_time("2027-03-10")
+    def test_from_oca_contract(self):
+        rows = migration.oca_contract_rows(
+            self._sample("oca_contract_contract.csv"),
+            self._sample("oca_contract_line.csv"),
+            self.PLANS,
+        )
+        martin, dupont = self._check(rows, invoices=1, contracts=2)
+        self.assertEqual(str(martin.billed_until), "2027-02-28")
+        self.assertEqual(martin.line_ids.mapped("price_unit"), [45.5, 30.0])
+        self.assertEqual(dupont.partner_id, self.customer_vat)
+        self.assertEqual(dupont.plan_id, self.plan_quarterly)

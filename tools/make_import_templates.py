@@ -148,6 +148,31 @@ MANDATE_ROWS = [
     ],
 ]
 
+INVOICES = [
+    ("Partner", "Partenaire"),
+    ("Subscription Contract", "Contrat d'abonnement"),
+    ("invoice_date", "Date de facturation"),  # "Invoice/Bill Date" reads as a path
+    ("Due Date", "Date d'échéance"),
+    ("Payment Reference", "Référence du paiement"),
+    ("Post on Import", "Comptabiliser à l'import"),
+    ("Invoice lines/Label", "Lignes de facture/Libellé"),
+    ("Invoice lines/Quantity", "Lignes de facture/Quantité"),
+    ("Invoice lines/Unit Price", "Lignes de facture/Prix unitaire"),
+]
+INVOICE_ROWS = [
+    [
+        "C-0042",
+        "SUB/2025/00001",
+        "2027-02-01",
+        "2027-03-03",
+        "OLD-INV-2027-0131",
+        1,
+        ("Maintenance, February 2027", "Maintenance, février 2027"),
+        2,
+        40.95,
+    ],
+]
+
 
 def localise(row, index):
     return [v[index] if isinstance(v, tuple) else v for v in row]
@@ -178,4 +203,5 @@ if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
     write("subscription_contracts", CONTRACTS, CONTRACT_ROWS)
     write("subscription_mandates", MANDATES, MANDATE_ROWS)
+    write("subscription_open_invoices", INVOICES, INVOICE_ROWS)
     print("written in", OUT)
