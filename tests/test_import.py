@@ -606,3 +606,48 @@ class TestImportFromNeighbours(ImportCommon):
         self.assertEqual(martin.line_ids.mapped("price_unit"), [45.5, 30.0])
         self.assertEqual(dupont.partner_id, self.customer_vat)
         self.assertEqual(dupont.plan_id, self.plan_quarterly)
+
+
+@tagged("post_install", "-at_install")
+class TestImportTemplatesFrench(ImportCommon):
+    def test_french_templates_are_recognised(self):
+        """A user working in French downloads the French templates, whose
+        headers the import screen maps by itself."""
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env["ir.module.module"]._load_module_terms(
+            ["subscription_billing"], ["fr_FR"], overwrite=True
+        )
+        user = self.user_manager
+        user.lang = "fr_FR"
+        for model, name in (
+            ("subscription.contract", "subscription_contracts_fr"),
+            ("subscription.sepa.mandate", "subscription_mandates_fr"),
+        ):
+            templates = self.env[model].with_user(user).get_import_templates()
+            self.assertIn(
+                f"/subscription_billing/static/xls/{name}.xlsx",
+                [t["template"] for t in templates],
+            )
+            with open(
+                file_path(f"subscription_billing/static/xls/{name}.csv"), "rb"
+            ) as f:
+                content = f.read()
+            wizard = (
+                self.env["base_import.import"]
+                .with_user(user)
+                .create(
+                    {
+                        "res_model": model,
+                        "file": content,
+                        "file_name": f"{name}.csv",
+                        "file_type": "text/csv",
+                    }
+                )
+            )
+            preview = wizard.parse_preview(dict(OPTIONS))
+            unmatched = [
+                h
+                for i, h in enumerate(preview["headers"])
+                if not preview["matches"].get(i)
+            ]
+            self.assertFalse(unmatched, name)

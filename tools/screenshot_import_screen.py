@@ -105,6 +105,7 @@ def main():
     parser.add_argument("--password", default="admin")
     parser.add_argument("--lang", default=None)
     parser.add_argument("--file", default=None, help="a file to load in the screen")
+    parser.add_argument("--test", action="store_true", help="then click Test")
     args = parser.parse_args()
     session = rpc_login(args.url, args.db, args.login, args.password)
     browser = Browser()
@@ -141,6 +142,15 @@ def main():
                 "DOM.setFileInputFiles", nodeId=node, files=[os.path.abspath(args.file)]
             )
             browser.wait("!!document.querySelector('.o_import_data_content')")
+            time.sleep(2)
+        if args.file and args.test:
+            browser.js(
+                "[...document.querySelectorAll('button')]"
+                ".find(b => /^(Test|Tester)$/.test(b.textContent.trim())).click()"
+            )
+            browser.wait(
+                "!!document.querySelector('.o_import_action .alert, .o_notification')"
+            )
             time.sleep(2)
         shot = browser.call("Page.captureScreenshot", format="png")
         with open(args.output, "wb") as out:
