@@ -73,7 +73,7 @@ class AccountMove(models.Model):
             values = data["values"]
             post = values.pop("subscription_import_post", False)
             contract = contracts.browse(
-                values.pop("subscription_import_contract_id", 0)
+                values.pop("subscription_import_contract_id", False)
             )
             if contract:
                 values["subscription_contract_id"] = contract.id

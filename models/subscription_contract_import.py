@@ -75,17 +75,22 @@ def load_valid_records(load, valid, update, ignore_duplicates, collector):
     return records
 
 
-def drop_empty_cells(model, values):
+def drop_empty_cells(model, values, given=()):
     """An empty cell of an import file reads as False: leave it out where the
     field has a default or is computed (the plan's currency, commitment end,
     the product's price...), so that it means "the usual value", not "none".
-    One2many lines are cleaned the same way."""
+    ``given``: the boolean fields whose cell was not empty (an explicit 0 is
+    kept: "no tacit renewal"). One2many lines are cleaned the same way."""
     for name in list(values):
         field = model._fields.get(name)
         if field is None:
             continue
         value = values[name]
-        if value is False and (field.compute or field.default is not None):
+        if (
+            value is False
+            and (field.compute or field.default is not None)
+            and not (field.type == "boolean" and name in given)
+        ):
             del values[name]
         elif field.type == "one2many" and isinstance(value, list):
             comodel = model.env[field.comodel_name]
@@ -186,6 +191,7 @@ class SubscriptionContract(models.Model):
                 subscription_import_messages=collector,
                 subscription_import_rows=rows,
                 subscription_import_journals={},
+                subscription_import_raw=(fields, data),
                 subscription_import_names=prefetch_names(self, fields, data),
                 # The lines of an imported contract are its lines from its start,
                 # not amendments of a running contract from today.
@@ -212,7 +218,9 @@ class SubscriptionContract(models.Model):
             return super()._load_records(data_list, update, ignore_duplicates)
         valid = []
         for data in data_list:
-            values = drop_empty_cells(self, data["values"])
+            values = drop_empty_cells(
+                self, data["values"], self._import_given_booleans(data["info"])
+            )
             if "journal_id" not in values and values.get("plan_id"):
                 # One search per plan, not one per contract.
                 values["journal_id"] = self._import_default_journal(values["plan_id"])
@@ -280,6 +288,21 @@ class SubscriptionContract(models.Model):
 
     def _import_failing_field(self):
         return failing_field(self, IMPORT_CONSTRAINT_FIELDS)
+
+    @api.model
+    def _import_given_booleans(self, info):
+        """The boolean columns of the contract's row that are not empty."""
+        fields, data = self.env.context.get("subscription_import_raw", ((), ()))
+        row = info.get("rows", {}).get("from")
+        if row is None or row >= len(data):
+            return set()
+        return {
+            name
+            for name, cell in zip(fields, data[row], strict=False)
+            if name in self._fields
+            and self._fields[name].type == "boolean"
+            and str(cell).strip()
+        }
 
     @api.model
     def _import_default_journal(self, plan_id):

@@ -587,7 +587,8 @@ class TestImportFromNeighbours(ImportCommon):
         self.assertEqual(len(martin.line_ids), 2)
         self.assertEqual(julie.customer_type, "b2c")
         self.assertEqual(str(julie.date_end), "2027-12-31")
-        self.assertFalse(julie.auto_renew)
+        self.assertFalse(julie.auto_renew, "an explicit 0 beats the plan's renewal")
+        self.assertTrue(martin.auto_renew, "an empty cell: the plan's renewal")
         self._bill("2027-03-15")
         self.assertEqual(
             str(self._invoices(martin).subscription_period_start), "2027-03-15"
