@@ -7,6 +7,8 @@
 #   make stop    stop the private PostgreSQL cluster
 #   make pot     export i18n/subscription_billing.pot (throwaway database)
 #   make bench   tools/bench.py with N=$(N), once that script exists
+#   make bench-import  tools/bench_import.py: N contracts x 2 lines + N/2 mandates
+#                through Odoo's import (DB must have the addon installed)
 #                (make test and make bench use .tools/wkhtmltox/bin first, the
 #                patched wkhtmltopdf that .ci/run installs)
 #
@@ -22,7 +24,7 @@ N ?= 1000
 
 export SB_PYTHON ?= $(PYTHON)
 
-.PHONY: help test lint fmt run stop pot bench
+.PHONY: help test lint fmt run stop pot bench bench-import
 
 help:
 	@sed -n '2,15p' "$(ROOT)/Makefile" | sed 's/^# \{0,1\}//'
@@ -55,3 +57,8 @@ bench:
 	else \
 		echo "tools/bench.py does not exist yet: nothing to benchmark"; \
 	fi
+
+bench-import:
+	@cd "$(ROOT)" && tools/pg.sh start && \
+		nice -n 10 $(PYTHON) tools/bench_import.py --db "$(DB)" -n "$(N)" $(BENCH_ARGS) -- \
+		$$(tools/pg.sh odoo-args) --addons-path="$$(tools/addons_path.sh)"

@@ -54,3 +54,10 @@ from . import subscription_contract_selfservice
 from . import subscription_mrr_movement_reason
 from . import subscription_contract_portal_quantity
 from . import subscription_contract_portal_payment
+from . import res_company_import
+from . import base_import
+from . import subscription_contract_import
+from . import subscription_sepa_mandate_import
+from . import ir_fields_converter
+from . import account_move_import
+from . import res_config_settings_import
