@@ -12,6 +12,7 @@
     "depends": [
         "account",
         "account_payment",
+        "account_edi_ubl_cii",
         "account_qr_code_sepa",
         "mail",
         "payment_demo",

@@ -47,3 +47,6 @@ from . import uom_uom
 from . import subscription_contract_label
 from . import payment_token
 from . import subscription_contract_card
+from . import account_move_send_facturx
+from . import res_partner_einvoice
+from . import account_edi_xml_cii
