@@ -30,6 +30,7 @@
         "data/subscription_close_reason_data.xml",
         "data/mail_layout_data.xml",
         "data/mail_template_data.xml",
+        "data/mail_template_credit_note_data.xml",
         "data/ir_cron_data.xml",
         "data/subscription_reminder_data.xml",
         "data/subscription_renewal_data.xml",

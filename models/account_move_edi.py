@@ -66,6 +66,27 @@ class AccountMove(models.Model):
         )
         return candidates.move_id.sorted(lambda m: (m.invoice_date, m.id))[-1:]
 
+    def _subscription_mail_template(self):
+        """The plan's template; for a credit note, the credit note template
+        unless the plan names its own."""
+        self.ensure_one()
+        template = self.subscription_contract_id.plan_id.invoice_mail_template_id
+        if self.move_type != "out_refund":
+            return template
+        default = self.env.ref(
+            "subscription_billing.mail_template_subscription_invoice",
+            raise_if_not_found=False,
+        )
+        if template and template != default:
+            return template
+        return (
+            self.env.ref(
+                "subscription_billing.mail_template_subscription_credit_note",
+                raise_if_not_found=False,
+            )
+            or template
+        )
+
     def _subscription_is_b2b(self):
         self.ensure_one()
         return self.commercial_partner_id._subscription_einvoice_category() != "B2C"
