@@ -90,9 +90,7 @@ class AccountEdiXmlCii(models.AbstractModel):
     def _export_invoice(self, invoice):
         xml, errors = super()._export_invoice(invoice)
         tree = etree.fromstring(xml)
-        self._subscription_complete_cii(
-            tree, invoice.with_context(lang=invoice.partner_id.lang)
-        )
+        self._subscription_complete_cii(tree, invoice)
         return (
             etree.tostring(
                 cleanup_xml_node(tree), xml_declaration=True, encoding="UTF-8"
@@ -132,7 +130,9 @@ class AccountEdiXmlCii(models.AbstractModel):
         for note in document.findall("ram:IncludedNote", NS):
             if not (note.findtext("ram:Content", "", NS) or "").strip():
                 document.remove(note)
-        notes = invoice._subscription_legal_notes()
+        notes = invoice.with_context(
+            lang=invoice.partner_id.lang
+        )._subscription_legal_notes()
         for code in ("PMT", "PMD", "AAB", "BAR"):
             note = sub(document, "IncludedNote", before=("EffectiveSpecifiedPeriod",))
             sub(note, "Content", notes[code])
