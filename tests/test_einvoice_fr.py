@@ -1,7 +1,9 @@
 import io
 import re
+from html import unescape
 from unittest.mock import patch
 
+import polib
 from freezegun import freeze_time
 from lxml import etree
 from PyPDF2 import PdfReader, PdfWriter
@@ -11,6 +13,7 @@ from odoo import Command
 from odoo.tests import Form, new_test_user, tagged
 from odoo.tools import config, mute_logger
 from odoo.tools.pdf import OdooPdfFileReader
+from odoo.tools.translate import code_translations
 
 from ..models.account_move_send import AccountMoveSend
 from ..models.account_move_send_facturx import unmark_pdf_header
@@ -462,3 +465,100 @@ class TestEinvoiceFr(SubscriptionCommon):
         errors = einvoice_validation.validate({invoice.name: xml})[invoice.name]
         self.assertFalse([e for e in errors if not e.startswith("BR-FR")], errors)
         self.assertTrue(re.search(rb"<ram:Content>B2C</ram:Content>", xml))
+
+    # --- the printed invoice --------------------------------------------------
+
+    def _html(self, moves):
+        html = (
+            self.env["ir.actions.report"]
+            .with_user(self.user_accountant)
+            ._render_qweb_html("account.account_invoices", moves.ids)[0]
+            .decode()
+        )
+        # The text as read, without the tags.
+        text = unescape(re.sub(r"<[^>]+>", " ", html))
+        return " ".join(text.split()).replace(" .", ".")
+
+    def test_printed_invoice_has_the_french_mentions(self):
+        self.user_accountant = new_test_user(
+            self.env,
+            login="fr_accountant",
+            groups="base.group_user,account.group_account_invoice,"
+            "subscription_billing.group_subscription_user",
+            company_id=self.company.id,
+            company_ids=[self.company.id],
+        )
+        self.company.subscription_credit_decrease = True
+        contract = self._start(date_start="2027-03-01")
+        contract.line_ids.quantity = 2
+        self._bill("2027-03-01")
+        with freeze_time("2027-03-16"):
+            contract.line_ids.quantity = 1
+            self.env["subscription.contract"]._cron_bill_amendments()
+        invoice = self._invoices(contract).filtered(
+            lambda m: m.move_type == "out_invoice"
+        )
+        credit = self._invoices(contract) - invoice
+        self.assertEqual(credit.move_type, "out_refund")
+        html = self._html(invoice)
+        for text in (
+            "Payment date: " + invoice.invoice_date_due.strftime("%m/%d/%Y"),
+            "the ECB refinancing rate plus 10 points",
+            "recovery costs in case of late payment: EUR 40",
+            "No discount for early payment",
+            "SIREN 732829320",
+            "Customer SIREN 334175221",
+            "Category of operations: Services",
+        ):
+            self.assertIn(text, html, html[-1500:])
+        self.assertNotIn("VAT paid on debits", html)
+        html = self._html(credit)
+        self.assertIn("Corrected Invoice", html)
+        self.assertIn(invoice.name, html)
+        self.assertIn("03/16/2027", html, "the credit note's period")
+
+        # In French, with the company's options.
+        self.company.subscription_vat_on_debits = True
+        self.env["res.lang"]._activate_lang("fr_FR")
+        # Odoo merges fr.po with the module's .pot, which marks the strings
+        # the .pot does not have yet obsolete: read fr.po as it is (the .pot
+        # is exported again from the code when releasing).
+        code_translations.python_translations.pop(
+            ("subscription_billing", "fr_FR"), None
+        )
+        with patch.object(polib.POFile, "merge", lambda self_, refpot: None):
+            self.env["ir.module.module"]._load_module_terms(
+                ["subscription_billing"], ["fr_FR"], overwrite=True
+            )
+            code_translations.get_python_translations("subscription_billing", "fr_FR")
+        self.addCleanup(
+            code_translations.python_translations.pop,
+            ("subscription_billing", "fr_FR"),
+            None,
+        )
+        self.customer.lang = "fr_FR"
+        html = self._html(invoice)
+        for text in (
+            "Date de paiement",
+            "taux de refinancement de la BCE majoré de 10 points",
+            "Indemnité forfaitaire pour frais de recouvrement",
+            "40 €",
+            "Pas d'escompte pour paiement anticipé",
+            "SIREN du client 334175221",
+            "Catégorie d'opérations",
+            "Prestations de services",
+            "Option pour le paiement de la TVA d'après les débits",
+        ):
+            self.assertIn(text, html, html[-1500:])
+        self.assertIn("Facture rectifiée", self._html(credit))
+
+        # A consumer: no penalties nor indemnity, the company's identifiers.
+        consumer = self.env["res.partner"].create(
+            {"name": "Jeanne Petit", "email": "jeanne@example.com", "lang": "en_US"}
+        )
+        contract = self._start(partner=consumer, date_start="2027-03-01")
+        self._bill("2027-03-01")
+        html = self._html(self._invoices(contract))
+        self.assertIn("SIREN 732829320", html)
+        self.assertNotIn("EUR 40", html)
+        self.assertNotIn("Customer SIREN", html)
