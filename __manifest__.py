@@ -56,6 +56,7 @@
         "views/subscription_contract_views.xml",
         "views/subscription_contract_renewal_views.xml",
         "views/res_partner_views.xml",
+        "views/res_partner_einvoice_views.xml",
         "views/account_move_views.xml",
         "views/account_move_send_views.xml",
         "views/subscription_portal_templates.xml",

@@ -79,7 +79,16 @@ class AccountMoveSend(models.AbstractModel):
         # Before account_edi_ubl_cii embeds the Factur-X and converts the PDF
         # to PDF/A-3 (this addon depends on it: this runs first).
         values = invoice_data.get("pdf_attachment_values")
-        if invoice.invoice_pdf_report_id or not (values and values.get("raw")):
+        # The condition on which account_edi_ubl_cii converts to PDF/A.
+        facturx = (
+            invoice_data.get("ubl_cii_xml_options", {}).get("ubl_cii_format")
+            == "facturx"
+        )
+        if (
+            not facturx
+            or invoice.invoice_pdf_report_id
+            or not (values and values.get("raw"))
+        ):
             return super()._hook_invoice_document_after_pdf_report_render(
                 invoice, invoice_data
             )
