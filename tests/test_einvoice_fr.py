@@ -464,6 +464,9 @@ class TestEinvoiceFr(SubscriptionCommon):
         self.assertFalse(errors)
         errors = einvoice_validation.validate({invoice.name: xml})[invoice.name]
         self.assertFalse([e for e in errors if not e.startswith("BR-FR")], errors)
+        # The French rules are those of business invoices: a consumer has no
+        # electronic address (BT-49).
+        self.assertEqual({e.split(":")[0] for e in errors}, {"BR-FR BR-FR-12_BT-49"})
         self.assertTrue(re.search(rb"<ram:Content>B2C</ram:Content>", xml))
 
     # --- the printed invoice --------------------------------------------------
