@@ -21,6 +21,17 @@ class AccountMove(models.Model):
             values["billing_end"] = end
         return values
 
+    def _generate_qr_code(self, silent_errors=False):
+        if not self.env.context.get("subscription_rendering_ahead"):
+            return super()._generate_qr_code(silent_errors=silent_errors)
+        # Rendering ahead (another cursor, on invoices the sending transaction
+        # holds locked): Odoo writes back the QR method it used (the SEPA
+        # transfer QR code of French invoices in euros), which would wait for
+        # the sending's lock while the sending waits for this PDF. The method
+        # set on posting is kept in cache only: no write.
+        with self.env.protecting([self._fields["qr_code_method"]], self):
+            return super()._generate_qr_code(silent_errors=silent_errors)
+
     def _subscription_billed_period(self):
         """(first, last) day billed by this invoice, or (False, False)."""
         self.ensure_one()
