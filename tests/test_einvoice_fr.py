@@ -565,3 +565,25 @@ class TestEinvoiceFr(SubscriptionCommon):
         self.assertIn("SIREN 732829320", html)
         self.assertNotIn("EUR 40", html)
         self.assertNotIn("Customer SIREN", html)
+
+    def test_rendering_ahead_writes_nothing_on_the_invoices(self):
+        """The sending holds the invoices it sends locked while other cursors
+        render their PDFs ahead: rendering the SEPA transfer QR code of a
+        French invoice in euros must not write on the invoice (Odoo writes
+        back the QR method), which would wait for the sending forever."""
+        contract = self._start()
+        self._bill("2027-01-01")
+        invoice = self._invoices(contract)
+        self.assertEqual(invoice.qr_code_method, "sct_qr")
+        self.env.flush_all()
+        self.env.invalidate_all()
+        report = self.env["ir.actions.report"].with_context(
+            subscription_rendering_ahead=True
+        )
+        with patch.object(
+            type(invoice), "write", side_effect=AssertionError("written")
+        ) as write:
+            html = report._render_qweb_html("account.account_invoices", invoice.ids)[0]
+            self.env.flush_all()
+        write.assert_not_called()
+        self.assertIn(b"qrcode_image", html)
