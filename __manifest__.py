@@ -12,6 +12,7 @@
     "depends": [
         "account",
         "account_payment",
+        "account_edi_ubl_cii",
         "account_qr_code_sepa",
         "base_import",
         "mail",
@@ -31,6 +32,7 @@
         "data/subscription_close_reason_data.xml",
         "data/mail_layout_data.xml",
         "data/mail_template_data.xml",
+        "data/mail_template_credit_note_data.xml",
         "data/ir_cron_data.xml",
         "data/subscription_reminder_data.xml",
         "data/subscription_renewal_data.xml",
@@ -59,6 +61,7 @@
         "views/subscription_contract_import_views.xml",
         "views/subscription_contract_renewal_views.xml",
         "views/res_partner_views.xml",
+        "views/res_partner_einvoice_views.xml",
         "views/account_move_views.xml",
         "views/account_move_send_views.xml",
         "views/subscription_portal_templates.xml",

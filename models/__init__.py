@@ -61,3 +61,6 @@ from . import subscription_sepa_mandate_import
 from . import ir_fields_converter
 from . import account_move_import
 from . import res_config_settings_import
+from . import account_move_send_facturx
+from . import res_partner_einvoice
+from . import account_edi_xml_cii

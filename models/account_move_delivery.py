@@ -145,7 +145,7 @@ class AccountMove(models.Model):
         sent = self.browse()
         sender = self.env["account.move.send"]
         for template, moves in with_email.grouped(
-            lambda m: m.subscription_contract_id.plan_id.invoice_mail_template_id
+            lambda m: m._subscription_mail_template()
         ).items():
             sent |= sender._subscription_send_by_email(moves, template)
         for move in to_send - with_email:

@@ -288,6 +288,9 @@ class InvoicePdfPrerenderer:
         """{(report id, invoice id): PDF} of one chunk, in this thread's cursor."""
         result = {}
         with self.registry.cursor() as cr:
+            # Never wait for a lock of the sending, which waits for this PDF:
+            # fail, and let the sending render the chunk itself.
+            cr.execute("SET LOCAL lock_timeout = '10s'")
             env = api.Environment(
                 cr, self.uid, {**self.context, "subscription_rendering_ahead": True}
             )

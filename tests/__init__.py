@@ -34,3 +34,4 @@ from . import test_selfservice_law
 from . import test_portal_selfservice
 from . import test_portal_selfservice_tour
 from . import test_import
+from . import test_einvoice_fr

@@ -434,8 +434,9 @@ class TestBilling(SubscriptionCommon):
 
 
 # Queries to bill and post 10 one-line contracts in one batch (measured; see
-# tools/bench.py for the figures per invoice at scale).
-QUERIES_10 = 309
+# tools/bench.py for the figures per invoice at scale). 310 when the amendment
+# tests ran before (with the e-invoice rules of issue 22), 309 on its own.
+QUERIES_10 = 310
 
 
 @tagged("post_install", "-at_install")

@@ -42,6 +42,13 @@ def parse_args():
         "tenth of them due (or REMINDERS=10000)",
     )
     parser.add_argument(
+        "--facturx",
+        action="store_true",
+        default=bool(os.environ.get("FACTURX")),
+        help="a French company and French business customers receiving Factur-X "
+        "(PDF/A-3 with the EN 16931 XML), to measure the e-invoices (or FACTURX=1)",
+    )
+    parser.add_argument(
         "--no-send",
         action="store_true",
         default=bool(os.environ.get("NO_SEND")),
@@ -68,9 +75,48 @@ def create_database(options):
     print(f"fresh database installed in {time.perf_counter() - started:.0f} s")
 
 
-def setup_contracts(env, n, draft=False):
+def setup_facturx(env):
+    """A French company fully set up for Factur-X; return the values of its
+    customers and the tax of its service."""
+    company = env.company
+    fr = env.ref("base.fr")
+    company.currency_id = env.ref("base.EUR")
+    company.partner_id.write(
+        {
+            "country_id": fr.id,
+            "street": "12 quai de la Fosse",
+            "zip": "44000",
+            "city": "Nantes",
+            "phone": "+33 2 40 00 00 00",
+            "company_registry": "33417522100015",
+        }
+    )
+    company.write({"email": "factures@bench.example", "vat": "FR23334175221"})
+    env["res.partner.bank"].create(
+        {
+            "partner_id": company.partner_id.id,
+            "acc_number": "FR7630006000011234567890189",
+            "allow_out_payment": True,
+        }
+    )
+    tax = env["account.tax"].create(
+        {"name": "TVA 20 %", "amount": 20.0, "type_tax_use": "sale"}
+    )
+    customer = {
+        "is_company": True,
+        "country_id": fr.id,
+        "street": "3 place de la République",
+        "zip": "13210",
+        "city": "Saint-Rémy-de-Provence",
+        "invoice_edi_format": "facturx",
+    }
+    return customer, tax
+
+
+def setup_contracts(env, n, draft=False, facturx=False):
     from odoo import Command, fields
 
+    customer, tax = setup_facturx(env) if facturx else ({}, env["account.tax"])
     company = env.company
     plan = env["subscription.plan"].create(
         {
@@ -81,11 +127,21 @@ def setup_contracts(env, n, draft=False):
         }
     )
     product = env["product.product"].create(
-        {"name": "Bench service", "type": "service", "list_price": 49.0}
+        {
+            "name": "Bench service",
+            "type": "service",
+            "list_price": 49.0,
+            **({"taxes_id": [Command.set(tax.ids)]} if tax else {}),
+        }
     )
     partners = env["res.partner"].create(
         [
-            {"name": f"Bench customer {i}", "email": f"bench{i}@example.com"}
+            {
+                "name": f"Bench customer {i}",
+                "email": f"bench{i}@example.com",
+                **customer,
+                **({"company_registry": f"{500000000 + i}"} if customer else {}),
+            }
             for i in range(n)
         ]
     )
@@ -181,7 +237,7 @@ def main():
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         started = time.perf_counter()
-        contracts = setup_contracts(env, args.n, draft=args.draft)
+        contracts = setup_contracts(env, args.n, draft=args.draft, facturx=args.facturx)
         cr.commit()
         print(
             f"{len(contracts)} contracts created and started in "
@@ -278,8 +334,10 @@ def check_pdfs(env, sample=20):
         ]
     )
     picked = random.Random(0).sample(list(moves), min(sample, len(moves)))
-    good = shapes = 0
+    good = shapes = pdfa = 0
     for move in picked:
+        raw = move.invoice_pdf_report_id.raw
+        pdfa += b"/GTS_PDFA1" in raw and b"<fx:ConformanceLevel>EN 16931" in raw
         text = subprocess.run(
             ["pdftotext", "-", "-"],
             input=move.invoice_pdf_report_id.raw,
@@ -291,7 +349,9 @@ def check_pdfs(env, sample=20):
         good += move.name in text and text.count("\f") == 1
     line = (
         f"PDFs read back: {good}/{len(picked)} of a sample carry their own invoice "
-        f"number on one page ({len(moves)} invoices with a PDF)"
+        f"number on one page ({len(moves)} invoices with a PDF); "
+        f"{pdfa}/{len(picked)} are PDF/A-3 Factur-X EN 16931; e-invoice errors: "
+        f"{env['account.move'].search_count([('subscription_edi_error', '!=', False)])}"
     )
     if shapes:
         line += (

@@ -5,7 +5,8 @@ Three invoices (EUR transfer with its SEPA QR code, SEPA direct debit, card) of
 a French company to a customer with a long name, in English and in French, on
 A4 and Letter, with the wkhtmltopdf first on the PATH (``make test`` and
 ``make bench`` put the patched build there). The data is committed: use a
-scratch database. The PNGs of static/description/ come from here:
+scratch database. The PNGs of static/description/ come from here
+(invoice_pdf.png: invoice_transfer_fr_a4.png at --dpi 100):
 
     PATH=.tools/wkhtmltox/bin:$PATH SB_ADDONS_PATH=$(tools/addons_path.sh) \\
     SB_ODOO_DB_ARGS="$(tools/pg.sh odoo-args)" \\
@@ -41,6 +42,10 @@ def setup(env):
             {"currency_id": eur.id, "name": "2020-01-01", "rate": 1.0}
         )
     fr = env.ref("base.fr")
+    # A French company keeps its books in euros (a scratch database: no entry
+    # yet, the currency can change), so its EUR invoices show no second
+    # currency's tax box.
+    company.currency_id = eur
     company.write(
         {
             "name": "Atelier Numérique de la Vallée de la Loire SARL",
@@ -127,6 +132,9 @@ def make_invoices(env, data, lang):
             "country_id": data["fr"].id,
             "email": "compta@martin.example",
             "lang": lang,
+            "is_company": True,
+            "vat": "FR64443061841",
+            "company_registry": "443 061 841 00013",
         }
     )
     account = env["res.partner.bank"].create(
@@ -194,9 +202,14 @@ def main():
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
+    from unittest.mock import patch
+
+    import polib
+
     import odoo
     from odoo import SUPERUSER_ID, api
     from odoo.modules.registry import Registry
+    from odoo.tools.translate import code_translations
 
     odoo.tools.config.parse_config(options)
     with http_server(options) as url:
@@ -205,9 +218,18 @@ def main():
             env = api.Environment(cr, SUPERUSER_ID, {})
             env["ir.config_parameter"].set_param("report.url", url)
             env["res.lang"]._activate_lang("fr_FR")
-            env["ir.module.module"]._load_module_terms(
-                ["base", "account", "subscription_billing"], ["fr_FR"]
-            )
+            # fr.po as it is: Odoo merges it with the module's .pot, which
+            # would drop the strings the .pot does not list yet.
+            with patch.object(polib.POFile, "merge", lambda self, refpot: None):
+                env["ir.module.module"]._load_module_terms(
+                    ["base", "account", "subscription_billing"], ["fr_FR"]
+                )
+                code_translations.python_translations.pop(
+                    ("subscription_billing", "fr_FR"), None
+                )
+                code_translations.get_python_translations(
+                    "subscription_billing", "fr_FR"
+                )
             data = setup(env)
             cr.commit()
             report = env.ref("account.account_invoices")
