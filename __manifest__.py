@@ -25,6 +25,7 @@
         "security/subscription_contract_security.xml",
         "security/subscription_sepa_return_security.xml",
         "security/subscription_mrr_movement_security.xml",
+        "security/subscription_usage_security.xml",
         "data/ir_sequence_data.xml",
         "data/subscription_close_reason_data.xml",
         "data/mail_layout_data.xml",
@@ -60,6 +61,7 @@
         "views/subscription_billing_menus.xml",
         "views/subscription_contract_amendment_views.xml",
         "views/payment_token_views.xml",
+        "views/subscription_usage_views.xml",
     ],
     "assets": {
         "web.assets_tests": [

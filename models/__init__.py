@@ -47,3 +47,7 @@ from . import uom_uom
 from . import subscription_contract_label
 from . import payment_token
 from . import subscription_contract_card
+from . import subscription_contract_line_usage
+from . import subscription_usage
+from . import account_move_usage
+from . import subscription_contract_usage
