@@ -18,7 +18,6 @@ class SubscriptionUsage(models.Model):
 
     contract_line_id = fields.Many2one(
         "subscription.contract.line",
-        string="Contract Line",
         required=True,
         ondelete="restrict",
         domain="[('billing_type', '=', 'metered')]",

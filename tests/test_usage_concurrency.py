@@ -44,7 +44,7 @@ class TestUsageConcurrency(CommittedContractCase):
                 self.line_id,
             )
         )
-        super()._remove_records(env)
+        return super()._remove_records(env)
 
     def _state(self):
         """(usage lines billed, records billed, quantity billed, records free)."""
