@@ -62,6 +62,7 @@
         "views/subscription_contract_amendment_views.xml",
         "views/payment_token_views.xml",
         "views/subscription_usage_views.xml",
+        "views/subscription_usage_portal_templates.xml",
     ],
     "assets": {
         "web.assets_tests": [
@@ -71,5 +72,6 @@
     "uninstall_hook": "uninstall_hook",
     "demo": [
         "demo/subscription_contract_demo.xml",
+        "demo/subscription_usage_demo.xml",
     ],
 }

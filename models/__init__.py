@@ -51,3 +51,4 @@ from . import subscription_contract_line_usage
 from . import subscription_usage
 from . import account_move_usage
 from . import subscription_contract_usage
+from . import subscription_contract_demo_usage

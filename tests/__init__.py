@@ -27,3 +27,4 @@ from . import test_card_expiry
 from . import test_sending_run
 from . import test_usage
 from . import test_usage_concurrency
+from . import test_usage_portal
