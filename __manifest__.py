@@ -36,6 +36,7 @@
         "data/subscription_sepa_data.xml",
         "data/subscription_payment_data.xml",
         "data/subscription_contract_amendment_data.xml",
+        "data/subscription_usage_data.xml",
         "report/account_move_reports.xml",
         "report/subscription_reminder_reports.xml",
         "report/subscription_sepa_mandate_reports.xml",

@@ -154,11 +154,15 @@ class SubscriptionContract(models.Model):
             )
             done = billed.get((line.id, False), set())
             records = unbilled.get(line.id, {})
+            stop = min([d for d in (line.date_end, last_day) if d], default=None)
             for segment in self._make_segments(
                 line, amendment.days_between(start, end) - done
             ):
                 key = (line.id, segment["full_start"], False)
-                if segment["full_end"] >= cutoff or key in planned:
+                # A period is billed once over; or once the line or the
+                # contract has stopped in it (its last days, closed or ended).
+                over = segment["full_end"] < cutoff or segment["end"] == stop
+                if not over or key in planned:
                     continue
                 used = count = 0
                 for day, (qty, n) in records.items():
@@ -400,6 +404,71 @@ class SubscriptionContract(models.Model):
                 }
             )
         return vals_list
+
+    def _bill_final_usage(self, today=None):
+        """Invoice the usage that no period invoice will bill: that of the last
+        days of a contract with nothing left to bill (closed, or at the end of
+        its term), on an invoice of its own, exactly once."""
+        moves = self.env["account.move"]
+        for contract in self._lock_for_billing():
+            day = today or contract._get_today()
+            if contract._get_period_from(contract.next_period_start):
+                continue  # a period invoice is still to come: it bills it
+            last = contract._get_billing_last_day() or day
+            period = recurrence.Period(last, last, last, last, day)
+            vals = contract._prepare_invoice_vals(period)
+            if not any(
+                command[2].get("subscription_usage_line_id")
+                for command in vals["invoice_line_ids"]
+            ):
+                continue
+            vals.update(
+                {
+                    "subscription_period_start": False,
+                    "subscription_period_end": False,
+                    "invoice_line_ids": [
+                        command
+                        for command in vals["invoice_line_ids"]
+                        if command[2].get("subscription_usage_line_id")
+                    ],
+                }
+            )
+            moves |= contract._create_invoices([(contract, period, vals)], {})
+        return moves
+
+    @api.model
+    def _cron_bill_final_usage(self, batch_size=200):
+        """Daily: the usage of contracts that have no period left to bill."""
+        self.env["subscription.usage"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT DISTINCT c.id
+                  FROM subscription_usage u
+                  JOIN subscription_contract c ON c.id = u.contract_id
+                 WHERE u.invoice_line_id IS NULL
+                   AND c.next_invoice_date IS NULL
+                   AND c.state IN ('active', 'closed')
+                 ORDER BY c.id
+                 LIMIT %s
+                """,
+                batch_size + 1,
+            )
+        )
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        contracts = self.browse(ids[:batch_size])
+        done = self.browse()
+        for contract in contracts:
+            try:
+                with self.env.cr.savepoint():
+                    contract._bill_final_usage()
+                    done |= contract
+            except Exception as error:  # pylint: disable=broad-except
+                contract._log_billing_error(error)
+        self.env["ir.cron"]._notify_progress(
+            done=len(contracts), remaining=max(len(ids) - batch_size, 0)
+        )
+        return done
 
     def _create_invoices(self, todo, handled):
         moves = super()._create_invoices(todo, handled)

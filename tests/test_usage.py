@@ -280,3 +280,36 @@ class TestUsageBilling(SubscriptionCommon):
             ).action_preview_next_invoice()["params"]["message"]
         self.assertIn("Copies: 1,500.00 used this period so far", message)
         self.assertIn("$\xa025.00 untaxed", message)
+
+    def test_last_days_of_a_closed_contract_billed_once(self):
+        contract, copies = self._metered_contract()
+        self._record(
+            copies,
+            ("2027-01-05 10:00:00", 1500, "jan"),
+            ("2027-02-10 10:00:00", 1200, "feb"),
+        )
+        self._run_cron("2027-01-01")
+        with freeze_time("2027-01-20"):
+            contract._close(self.close_reason.id, "2027-02-15")
+        self._run_cron("2027-02-01")
+        self.assertFalse(contract.next_invoice_date)
+        self.assertEqual(len(self._invoices(contract)), 2)
+        # Nothing left to bill by period: the daily run bills the last days.
+        with freeze_time("2027-02-20"):
+            self.env["subscription.contract"]._cron_bill_final_usage()
+            self.env["subscription.contract"]._cron_bill_final_usage()
+        moves = self.env["account.move"].search(
+            [("subscription_contract_id", "=", contract.id)], order="id"
+        )
+        final = moves[-1]
+        self.assertEqual(len(moves), 3)
+        self.assertFalse(final.subscription_period_start)
+        lines = self._usage_lines(final)
+        # 15/28 days: 535.71 included, 664.29 billable at 0.05
+        self.assertEqual(lines.mapped("quantity"), [664.29])
+        self.assertIn("Usage from 02/01/2027 to 02/15/2027", lines.name)
+        self.assertEqual(copies.usage_ids.filtered("invoice_line_id"), copies.usage_ids)
+        self.assertEqual(
+            copies.usage_ids.filtered(lambda u: u.idempotency_key == "feb").invoice_id,
+            final,
+        )
