@@ -1,4 +1,5 @@
 from freezegun import freeze_time
+from lxml import etree
 
 from odoo import Command, fields
 from odoo.exceptions import UserError
@@ -313,3 +314,33 @@ class TestUsageBilling(SubscriptionCommon):
             copies.usage_ids.filtered(lambda u: u.idempotency_key == "feb").invoice_id,
             final,
         )
+
+    def test_usage_lines_in_the_cii_add_up(self):
+        """Each tier line of the Factur-X (CII): quantity x net price is the
+        line total, exactly."""
+        contract, copies = self._metered_contract(minimum=150.0)
+        self._record(copies, ("2027-01-05 10:00:00", 3517, "a"))
+        self._run_cron("2027-01-01")
+        self._run_cron("2027-02-01")
+        invoice = self._invoices(contract)[-1]
+        xml, __ = self.env["account.edi.xml.cii"]._export_invoice(invoice)
+        tree = etree.fromstring(xml)
+        items = tree.xpath("//*[local-name()='IncludedSupplyChainTradeLineItem']")
+        # Maintenance, tier 1 (2,000 x 0.05), tier 2 (517 x 0.03), minimum top-up
+        self.assertEqual(len(items), 4)
+        for item in items:
+
+            def value(name, item=item):
+                return float(item.xpath(f".//*[local-name()='{name}']")[0].text)
+
+            net = float(
+                item.xpath(
+                    ".//*[local-name()='NetPriceProductTradePrice']"
+                    "/*[local-name()='ChargeAmount']"
+                )[0].text
+            )
+            self.assertAlmostEqual(
+                value("BilledQuantity") * net, value("LineTotalAmount"), delta=0.01
+            )
+        # 100.00 + 15.51 = 115.51, topped up to the minimum of 150.00
+        self.assertAlmostEqual(invoice.amount_untaxed, 100.0 + 150.0)
