@@ -66,8 +66,7 @@ def test_allowance_and_minimum_prorated_by_the_day():
 
 def test_pieces_are_exact_lines():
     c = u.charge(1234567, "0.10", included=1000, tiers=[(None, "0.0137")])
-    for __, qty, price in c.pieces:
-        assert (qty * price).quantize(D("0.01")) == qty * price or True
+    assert c.pieces == [(0, D(1233567), D("0.0137"))]
     assert c.total(2) == (D(1233567) * D("0.0137")).quantize(D("0.01"))
 
 
