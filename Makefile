@@ -7,6 +7,7 @@
 #   make stop    stop the private PostgreSQL cluster
 #   make pot     export i18n/subscription_billing.pot (throwaway database)
 #   make bench   tools/bench.py with N=$(N), once that script exists
+#                (USAGE=1: tools/bench_usage.py, metered billing, CONTRACTS/RECORDS)
 #   make bench-import  tools/bench_import.py: N contracts x 2 lines + N/2 mandates
 #                through Odoo's import (DB must have the addon installed)
 #                (make test and make bench use .tools/wkhtmltox/bin first, the
@@ -53,7 +54,7 @@ bench:
 		SB_ADDONS_PATH="$$(tools/addons_path.sh)" \
 		SB_ODOO_DB_ARGS="$$(tools/pg.sh odoo-args)" \
 		PATH="$(ROOT)/.tools/wkhtmltox/bin:$$PATH" \
-		N="$(N)" $(PYTHON) tools/bench.py; \
+		N="$(N)" $(PYTHON) tools/$(if $(USAGE),bench_usage.py,bench.py); \
 	else \
 		echo "tools/bench.py does not exist yet: nothing to benchmark"; \
 	fi

@@ -28,6 +28,7 @@
         "security/subscription_sepa_return_security.xml",
         "security/subscription_mrr_movement_security.xml",
         "security/subscription_reporting_security.xml",
+        "security/subscription_usage_security.xml",
         "data/ir_sequence_data.xml",
         "data/subscription_close_reason_data.xml",
         "data/mail_layout_data.xml",
@@ -40,6 +41,7 @@
         "data/subscription_sepa_data.xml",
         "data/subscription_payment_data.xml",
         "data/subscription_contract_amendment_data.xml",
+        "data/subscription_usage_data.xml",
         "report/account_move_reports.xml",
         "report/subscription_reminder_reports.xml",
         "report/subscription_sepa_mandate_reports.xml",
@@ -73,6 +75,8 @@
         "views/subscription_dashboard_views.xml",
         "views/subscription_forecast_views.xml",
         "views/subscription_revenue_views.xml",
+        "views/subscription_usage_views.xml",
+        "views/subscription_usage_portal_templates.xml",
     ],
     "assets": {
         "web.assets_backend": [
@@ -85,5 +89,6 @@
     "uninstall_hook": "uninstall_hook",
     "demo": [
         "demo/subscription_contract_demo.xml",
+        "demo/subscription_usage_demo.xml",
     ],
 }

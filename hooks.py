@@ -28,3 +28,5 @@ def uninstall_hook(env):
             ("model", "in", own_models + list(KEPT_MODELS)),
         ]
     ).unlink()
+    # The trigger function of the usage records (the trigger goes with its table).
+    env.cr.execute("DROP FUNCTION IF EXISTS subscription_usage_no_rebill() CASCADE")

@@ -64,3 +64,8 @@ from . import res_config_settings_import
 from . import account_move_send_facturx
 from . import res_partner_einvoice
 from . import account_edi_xml_cii
+from . import subscription_contract_line_usage
+from . import subscription_usage
+from . import account_move_usage
+from . import subscription_contract_usage
+from . import subscription_contract_demo_usage

@@ -35,3 +35,6 @@ from . import test_portal_selfservice
 from . import test_portal_selfservice_tour
 from . import test_import
 from . import test_einvoice_fr
+from . import test_usage
+from . import test_usage_concurrency
+from . import test_usage_portal

@@ -1,0 +1,165 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..lib import usage
+
+BILLING_TYPES = [("fixed", "Fixed price"), ("metered", "Metered (usage)")]
+TIER_MODES = [
+    ("graduated", "Graduated: each unit at the price of its tier"),
+    ("volume", "Volume: every unit at the price of the tier reached"),
+]
+
+
+class SubscriptionContractLineTier(models.Model):
+    _name = "subscription.contract.line.tier"
+    _description = "Price Tier of a Metered Contract Line"
+    _order = "line_id, up_to_quantity, id"
+
+    line_id = fields.Many2one(
+        "subscription.contract.line", required=True, index=True, ondelete="cascade"
+    )
+    currency_id = fields.Many2one(related="line_id.currency_id")
+    up_to_quantity = fields.Float(
+        string="Up To",
+        digits="Product Unit of Measure",
+        help="Last billable unit (after the allowance) priced at this tier. 0: no "
+        "limit (last tier).",
+    )
+    price_unit = fields.Float(
+        string="Unit Price", digits="Product Price", required=True
+    )
+
+
+class SubscriptionContractLine(models.Model):
+    _inherit = "subscription.contract.line"
+
+    billing_type = fields.Selection(
+        BILLING_TYPES,
+        default="fixed",
+        required=True,
+        help="Fixed: the quantity at the unit price every period. Metered: the "
+        "usage recorded during a period, billed in arrears on the first invoice "
+        "after the period ends.",
+    )
+    included_quantity = fields.Float(
+        string="Included per Period",
+        digits="Product Unit of Measure",
+        help="Units included in each period (allowance), prorated by the day for "
+        "a partial period; only the units above are billed.",
+    )
+    tier_mode = fields.Selection(TIER_MODES, default="graduated", required=True)
+    tier_ids = fields.One2many(
+        "subscription.contract.line.tier", "line_id", string="Price Tiers", copy=True
+    )
+    minimum_amount = fields.Monetary(
+        string="Minimum per Period",
+        help="Least amount billed for a period of usage (prorated by the day).",
+    )
+    usage_ids = fields.One2many(
+        "subscription.usage", "contract_line_id", string="Usage Records"
+    )
+    current_usage_quantity = fields.Float(
+        string="Used This Period",
+        compute="_compute_current_usage",
+        digits="Product Unit of Measure",
+    )
+    current_usage_amount = fields.Monetary(
+        string="Usage Amount So Far", compute="_compute_current_usage"
+    )
+
+    # === COMPUTE METHODS === #
+
+    @api.depends(
+        "billing_type", "quantity", "price_unit", "discount", "tax_ids", "currency_id"
+    )
+    def _compute_price(self):
+        metered = self.filtered(lambda line: line.billing_type == "metered")
+        metered.price_subtotal = 0.0
+        metered.price_total = 0.0
+        return super(SubscriptionContractLine, self - metered)._compute_price()
+
+    def _compute_current_usage(self):
+        for line in self:
+            qty = amount = 0.0
+            contract = line.contract_id
+            if line.billing_type == "metered" and line.id and contract.date_start:
+                qty, amount = contract._get_current_usage(line)
+            line.current_usage_quantity = qty
+            line.current_usage_amount = amount
+
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains("tier_ids", "included_quantity", "minimum_amount", "billing_type")
+    def _check_metered_terms(self):
+        for line in self:
+            if line.included_quantity < 0 or line.minimum_amount < 0:
+                raise ValidationError(
+                    _(
+                        "Contract %(contract)s, line %(line)s: the included quantity "
+                        "and the minimum charge cannot be negative.",
+                        contract=line.contract_id.name,
+                        line=line.product_id.display_name,
+                    )
+                )
+            try:
+                usage.check_tiers(line._get_tiers())
+            except ValueError:
+                raise ValidationError(
+                    _(
+                        "Contract %(contract)s, line %(line)s: the tiers' 'Up To' "
+                        "quantities must increase, only the last one may be 0 (no "
+                        "limit), and no price may be negative.",
+                        contract=line.contract_id.name,
+                        line=line.product_id.display_name,
+                    )
+                ) from None
+
+    # === BUSINESS METHODS === #
+
+    def _get_tiers(self):
+        """``[(up_to or None, price)]`` in order, for ``lib.usage``."""
+        self.ensure_one()
+        tiers = self.tier_ids.sorted(
+            lambda t: (not t.up_to_quantity, t.up_to_quantity, t.id)
+        )
+        return [(t.up_to_quantity or None, t.price_unit) for t in tiers]
+
+    def _get_usage_charge(self, used, ratio):
+        """The ``lib.usage.Charge`` of ``used`` units over a period of which
+        ``ratio`` is in force."""
+        self.ensure_one()
+        currency = self.currency_id or self.company_id.currency_id
+        return usage.charge(
+            used,
+            self.price_unit,
+            included=self.included_quantity,
+            tiers=self._get_tiers(),
+            mode=self.tier_mode,
+            minimum=self.minimum_amount,
+            ratio=ratio,
+            digits=currency.decimal_places,
+            qty_digits=self.env["decimal.precision"].precision_get(
+                "Product Unit of Measure"
+            ),
+        )
+
+    # === ACTION METHODS === #
+
+    def action_open_metered_terms(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Metered Line"),
+            "res_model": "subscription.contract.line",
+            "res_id": self.id,
+            "view_mode": "form",
+            "views": [
+                (
+                    self.env.ref(
+                        "subscription_billing.subscription_contract_line_view_form_metered"
+                    ).id,
+                    "form",
+                )
+            ],
+            "target": "new",
+        }
