@@ -8,10 +8,10 @@
 #   make pot     export i18n/subscription_billing.pot (throwaway database)
 #   make bench   tools/bench.py with N=$(N), once that script exists
 #                (USAGE=1: tools/bench_usage.py, metered billing, CONTRACTS/RECORDS)
-#   make bench-import  tools/bench_import.py: N contracts x 2 lines + N/2 mandates
-#                through Odoo's import (DB must have the addon installed)
 #                (make test and make bench use .tools/wkhtmltox/bin first, the
 #                patched wkhtmltopdf that .ci/run installs)
+#   make bench-import  tools/bench_import.py: N contracts x 2 lines + N/2 mandates
+#                through Odoo's import (DB must have the addon installed)
 #
 # Variables: PYTHON (python3), DB (subscription_demo), HTTP_PORT (8069), N (1000);
 # environment variables of tools/run_tests.py and tools/pg.sh (SB_*).
