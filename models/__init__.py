@@ -47,3 +47,5 @@ from . import uom_uom
 from . import subscription_contract_label
 from . import payment_token
 from . import subscription_contract_card
+from . import res_partner_signup
+from . import subscription_contract_token

@@ -1,13 +1,26 @@
 import logging
+import random
+import time
 
 import psycopg2
 
-from odoo import api, models
+from odoo import api, models, modules
+from odoo.exceptions import UserError
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL
 
+from .account_move_send import InvoicePdfPrerenderer
 from .row_claim import claim_skip_locked
 
 _logger = logging.getLogger(__name__)
+
+# Tries of one chunk's short sending transaction that met a deadlock, a
+# serialization failure or a lock held too long; then left to the next call.
+SEND_TRIES = 4
+# Longest wait of a sending transaction for a row lock (the invoices themselves
+# are claimed with SKIP LOCKED): a customer's or an accountant's transaction
+# holding a row the sending needs makes it retry rather than queue.
+SEND_LOCK_TIMEOUT = "10s"
 
 
 class AccountMove(models.Model):
@@ -56,12 +69,17 @@ class AccountMove(models.Model):
             with self.env.cr.savepoint():
                 self._subscription_send()
             return
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+            # Not the invoices' fault: the transaction is tried again.
+            raise
         except Exception:  # pylint: disable=broad-except
             _logger.info("Sending a batch of invoices failed, sending one by one")
         for move in self:
             try:
                 with self.env.cr.savepoint():
                     move._subscription_send()
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                raise
             except Exception as error:  # pylint: disable=broad-except
                 # It stays to send: retried on the next days, then flagged.
                 move._subscription_send_failed(str(error))
@@ -74,14 +92,120 @@ class AccountMove(models.Model):
         moves._subscription_send_claimed()
         return moves
 
+    def _generate_qr_code(self, silent_errors=False):
+        # Odoo writes the QR method on the invoice each time its PDF is rendered
+        # (a row lock and a write from a mere print: a portal download, the
+        # sending's rendering threads). Once the method is known, build the
+        # code without writing anything.
+        if not (self.display_qr_code and self.qr_code_method):
+            return super()._generate_qr_code(silent_errors=silent_errors)
+        error = self.partner_bank_id._get_error_messages_for_qr(
+            self.qr_code_method, self.partner_id, self.currency_id
+        )
+        if error:
+            raise UserError(error)
+        return self.partner_bank_id.build_qr_code_base64(
+            self.amount_residual,
+            self.ref or self.name,
+            self.payment_reference,
+            self.currency_id,
+            self.partner_id,
+            self.qr_code_method,
+            silent_errors=silent_errors,
+        )
+
+    def _subscription_prepare_to_send(self):
+        """Write beforehand, in the claiming transaction, what rendering and
+        emailing these invoices would write otherwise: the QR code method
+        (written by the PDF), the customers' access tokens and portal signup
+        (written by the email's access link). Rendering then writes no row, and
+        the sending's short transactions lock no customer."""
+        for move in self.filtered(lambda m: m.display_qr_code and not m.qr_code_method):
+            try:
+                with self.env.cr.savepoint():
+                    move._generate_qr_code(silent_errors=True)
+            except Exception as error:  # pylint: disable=broad-except
+                _logger.info("No QR code on %s: %s", move.name, error)
+        self.filtered(lambda m: not m.access_token)._portal_ensure_token()
+        partners = self.partner_id.sudo().filtered(
+            lambda p: not p.user_ids and p.signup_type != "signup"
+        )
+        if partners and self.env["res.users"]._get_signup_invitation_scope() == "b2c":
+            partners.signup_prepare()
+
+    @api.model
+    def _subscription_may_commit(self):
+        """Whether the sending may commit as it goes: not inside a test's
+        transaction (whose data no other cursor sees)."""
+        return not self.env.registry.in_test_mode() and not modules.module.current_test
+
+    @api.model
+    def _subscription_send_committing(self, batch_size):
+        """The sending cron outside tests: no transaction holds a row lock while
+        wkhtmltopdf runs. Claim a batch (rows no one else holds), write on it
+        what rendering would write, commit; render the PDFs with no lock held
+        (threads with their own cursors); then send chunk by chunk, each in a
+        short transaction that claims its invoices again (those sent meanwhile
+        or held by someone are skipped: an invoice is sent once) and commits.
+        Return the invoices handled (sent, or given up with a note)."""
+        cr = self.env.cr
+        moves = self._subscription_claim_to_send(limit=batch_size)
+        if not moves:
+            return moves
+        moves._subscription_prepare_to_send()
+        cr.commit()  # pylint: disable=invalid-commit
+        sender = self.env["account.move.send"].with_context(subscription_prerender=True)
+        prerenderer = InvoicePdfPrerenderer(
+            sender, moves, threads=sender._subscription_can_prerender()
+        )
+        handled = self.browse()
+        try:
+            for chunk in prerenderer.chunks:
+                pdfs = prerenderer.result(chunk) if prerenderer.executor else {}
+                handled |= self._subscription_send_chunk_committing(chunk.ids, pdfs)
+        finally:
+            prerenderer.close()
+        return handled
+
+    @api.model
+    def _subscription_send_chunk_committing(self, ids, pdfs):
+        """Send the invoices ``ids`` still to send and free, with their PDFs
+        rendered beforehand, in one short transaction, committed. A deadlock, a
+        serialization failure or a lock waited for too long rolls it back and
+        it is tried again (``SEND_TRIES``), then left to the next call."""
+        cr = self.env.cr
+        for attempt in range(1, SEND_TRIES + 1):
+            try:
+                cr.execute(SQL("SET LOCAL lock_timeout = %s", SEND_LOCK_TIMEOUT))
+                moves = self._subscription_claim_to_send(ids=ids)
+                moves.with_context(
+                    subscription_prerendered=pdfs
+                )._subscription_send_claimed()
+                self.env.flush_all()
+                cr.commit()  # pylint: disable=invalid-commit
+                return moves
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as error:
+                cr.rollback()
+                _logger.info(
+                    "Sending %s invoices met %s (try %s of %s)",
+                    len(ids),
+                    type(error).__name__,
+                    attempt,
+                    SEND_TRIES,
+                )
+                time.sleep(random.uniform(0.1, 0.5) * attempt)  # noqa: S311
+        return self.browse()
+
     @api.model
     def _cron_subscription_send(self, batch_size=100):
         """Send a bounded batch of posted subscription invoices waiting to be sent;
         the cron runner commits after each call and calls again while some wait.
         Return how many still wait."""
-        moves = self._subscription_claim_to_send(limit=batch_size)
-        # Committed invoices only: their PDFs may be rendered ahead in threads.
-        moves.with_context(subscription_prerender=True)._subscription_send_claimed()
+        if self._subscription_may_commit():
+            moves = self._subscription_send_committing(batch_size)
+        else:
+            moves = self._subscription_claim_to_send(limit=batch_size)
+            moves._subscription_send_claimed()
         # Invoices another worker holds still wait: they are counted. Those just
         # handled are not (sent, or given up with a note), so that an invoice that
         # cannot be sent never makes the runner loop.

@@ -25,3 +25,4 @@ from . import test_billing_processes
 from . import test_billing_labels
 from . import test_card_expiry
 from . import test_sending_run
+from . import test_sending_locks
