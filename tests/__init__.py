@@ -26,3 +26,5 @@ from . import test_billing_labels
 from . import test_card_expiry
 from . import test_sending_run
 from . import test_sending_locks
+from . import test_sending_server
+from . import test_sending_writes

@@ -3,9 +3,20 @@ committed data: contracts of customers paying by transfer on a company with an
 IBAN (so that the invoice PDF carries the SEPA QR code), and a watch of the
 database sessions waiting for a lock."""
 
+import html
+import os
+import re
+import signal
+import socket
 import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
+import requests
+
+import odoo
 from odoo import Command
 from odoo.tools import SQL
 
@@ -66,12 +77,17 @@ class IbanCompany:
         self.saved = {"eur_active": eur.active, "qr_code": company.qr_code}
         eur.active = True
         company.qr_code = True
-        bank = env["res.partner.bank"].search(
-            [
-                ("partner_id", "=", company.partner_id.id),
-                ("acc_number", "=", "FR7630006000011234567890189"),
-            ]
+        bank = (
+            env["res.partner.bank"]
+            .with_context(active_test=False)
+            .search(
+                [
+                    ("partner_id", "=", company.partner_id.id),
+                    ("acc_number", "=", "FR7630006000011234567890189"),
+                ]
+            )
         )
+        bank.active = True
         if not bank:
             bank = env["res.partner.bank"].create(
                 {
@@ -132,3 +148,170 @@ def wait_process(process, timeout):
         output, __ = process.communicate()
         return output, None
     return output, process.returncode
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class OdooServer:
+    """Odoo in multi-process mode (HTTP workers and a cron worker, as in
+    production) on the test database, started in a session of its own."""
+
+    def __init__(self, options, logfile, workers=2, cron_threads=1):
+        self.port = free_port()
+        self.logfile = logfile
+        odoo_bin = Path(odoo.__file__).resolve().parent.parent / "odoo-bin"
+        self.command = [
+            sys.executable,
+            str(odoo_bin),
+            *options,
+            f"--workers={workers}",
+            f"--max-cron-threads={cron_threads}",
+            f"--http-port={self.port}",
+            f"--gevent-port={free_port()}",
+            "--http-interface=127.0.0.1",
+            "--limit-time-real=120",
+            "--limit-time-real-cron=600",
+            f"--logfile={logfile}",
+            "--log-level=info",
+        ]
+        self.process = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout=180):
+        self.process = subprocess.Popen(  # noqa: S603 -- Odoo itself
+            self.command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                if requests.get(f"{self.url}/web/login", timeout=10).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(1)
+        raise RuntimeError(f"Odoo did not start: see {self.logfile}")
+
+    def stop(self):
+        if not self.process or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(30)
+
+    def log(self):
+        return Path(self.logfile).read_text(errors="replace")
+
+
+class Timings:
+    """Latencies of the clients' requests, by kind, thread-safe."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.by_kind = {}
+        self.failures = []
+
+    def timed(self, kind, call):
+        started = time.monotonic()
+        try:
+            return call()
+        except Exception as error:  # pylint: disable=broad-except
+            with self.lock:
+                self.failures.append((kind, repr(error)[:200]))
+            return None
+        finally:
+            with self.lock:
+                self.by_kind.setdefault(kind, []).append(time.monotonic() - started)
+
+    def all(self):
+        return [t for times in self.by_kind.values() for t in times]
+
+    @staticmethod
+    def p95(times):
+        if not times:
+            return 0.0
+        times = sorted(times)
+        return times[min(len(times) - 1, int(len(times) * 0.95))]
+
+
+class PortalClient(threading.Thread):
+    """A customer browsing the portal until told to stop: login, home, the
+    subscriptions, a contract, the invoices and an invoice PDF."""
+
+    def __init__(self, url, login, password, timings, stop, pause=0.5):
+        super().__init__(daemon=True)
+        self.url, self.login, self.password = url, login, password
+        self.timings, self.stop_event, self.pause = timings, stop, pause
+
+    def _get(self, session, kind, path):
+        def call():
+            response = session.get(self.url + path, timeout=60)
+            response.raise_for_status()
+            return response
+
+        return self.timings.timed(kind, call)
+
+    def _log_in(self, session):
+        def call():
+            page = session.get(f"{self.url}/web/login", timeout=60)
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            response = session.post(
+                f"{self.url}/web/login",
+                data={
+                    "login": self.login,
+                    "password": self.password,
+                    "csrf_token": token.group(1) if token else "",
+                    "redirect": "/my",
+                },
+                timeout=60,
+            )
+            response.raise_for_status()
+            return response
+
+        return self.timings.timed("login", call)
+
+    def run(self):
+        while not self.stop_event.is_set():
+            session = requests.Session()
+            self._log_in(session)
+            for kind, path in (("portal", "/my"), ("portal", "/my/subscriptions")):
+                self._get(session, kind, path)
+            page = self._get(session, "portal", "/my/subscriptions")
+            link = r'href="(/my/subscriptions/\d+[^"]*)"'
+            match = page and re.search(link, page.text)
+            if match:
+                self._get(session, "portal", html.unescape(match.group(1)))
+            page = self._get(session, "portal", "/my/invoices")
+            match = page and re.search(r'href="(/my/invoices/\d+)[?"]', page.text)
+            if match:
+                self._get(session, "pdf", f"{match.group(1)}?report_type=pdf")
+            self.stop_event.wait(self.pause)
+
+
+def json_rpc(url, service, method, *args):
+    response = requests.post(
+        f"{url}/jsonrpc",
+        json={
+            "jsonrpc": "2.0",
+            "method": "call",
+            "params": {"service": service, "method": method, "args": args},
+        },
+        timeout=60,
+    )
+    response.raise_for_status()
+    body = response.json()
+    if body.get("error"):
+        raise RuntimeError(body["error"].get("data", {}).get("message", body))
+    return body["result"]

@@ -84,7 +84,6 @@ class TestSendingLocks(CommittedCase):
             self.assertEqual(len(moves), 14)
             self.assertEqual(set(moves.mapped("qr_code_method")), {"sct_qr"})
             self.assertFalse(moves.filtered("subscription_to_send"))
-            self.assertFalse(moves.filtered("is_manually_modified"))
             for move in moves:
                 mails = env["mail.mail"].search(
                     [("model", "=", "account.move"), ("res_id", "=", move.id)]
