@@ -115,23 +115,39 @@ class AccountMove(models.Model):
         )
 
     def _subscription_prepare_to_send(self):
-        """Write beforehand, in the claiming transaction, what rendering and
-        emailing these invoices would write otherwise: the QR code method
-        (written by the PDF), the customers' access tokens and portal signup
-        (written by the email's access link). Rendering then writes no row, and
-        the sending's short transactions lock no customer."""
+        """Write beforehand, in the claiming transaction, what rendering these
+        invoices would write otherwise (the QR code method, written by the PDF)
+        and their access tokens: rendering then writes no invoice row."""
         for move in self.filtered(lambda m: m.display_qr_code and not m.qr_code_method):
             try:
                 with self.env.cr.savepoint():
                     move._generate_qr_code(silent_errors=True)
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                raise
             except Exception as error:  # pylint: disable=broad-except
                 _logger.info("No QR code on %s: %s", move.name, error)
         self.filtered(lambda m: not m.access_token)._portal_ensure_token()
+
+    def _subscription_prepare_customers(self):
+        """Prepare the portal signup of these invoices' customers (the invoice
+        email's access link would write it on each customer) before any invoice
+        is locked: customers locked in id order, those someone holds skipped
+        (their email writes it then)."""
+        if self.env["res.users"]._get_signup_invitation_scope() != "b2c":
+            return
         partners = self.partner_id.sudo().filtered(
             lambda p: not p.user_ids and p.signup_type != "signup"
         )
-        if partners and self.env["res.users"]._get_signup_invitation_scope() == "b2c":
-            partners.signup_prepare()
+        if not partners:
+            return
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM res_partner WHERE id IN %s ORDER BY id "
+                "FOR NO KEY UPDATE SKIP LOCKED",
+                tuple(partners.ids),
+            )
+        )
+        partners.browse(row[0] for row in self.env.cr.fetchall()).signup_prepare()
 
     @api.model
     def _subscription_may_commit(self):
@@ -142,18 +158,30 @@ class AccountMove(models.Model):
     @api.model
     def _subscription_send_committing(self, batch_size):
         """The sending cron outside tests: no transaction holds a row lock while
-        wkhtmltopdf runs. Claim a batch (rows no one else holds), write on it
-        what rendering would write, commit; render the PDFs with no lock held
-        (threads with their own cursors); then send chunk by chunk, each in a
-        short transaction that claims its invoices again (those sent meanwhile
-        or held by someone are skipped: an invoice is sent once) and commits.
-        Return the invoices handled (sent, or given up with a note)."""
-        cr = self.env.cr
-        moves = self._subscription_claim_to_send(limit=batch_size)
-        if not moves:
+        wkhtmltopdf runs. Prepare the customers (their own short transaction,
+        before any invoice is locked); claim a batch of invoices (rows no one
+        else holds), write on them what rendering would write, commit; render
+        the PDFs with no lock held (threads with their own cursors); then send
+        chunk by chunk, each in a short transaction that claims its invoices
+        again (those sent meanwhile or held by someone are skipped: an invoice
+        is sent once) and commits. Return the invoices handled (sent, or given
+        up with a note)."""
+
+        def prepare_customers():
+            self.sudo().search(
+                self._get_subscription_send_domain(), order="id", limit=batch_size
+            )._subscription_prepare_customers()
+            return True
+
+        def claim():
+            moves = self._subscription_claim_to_send(limit=batch_size)
+            moves._subscription_prepare_to_send()
             return moves
-        moves._subscription_prepare_to_send()
-        cr.commit()  # pylint: disable=invalid-commit
+
+        self._subscription_committed(prepare_customers, "preparing customers")
+        moves = self._subscription_committed(claim, "claiming invoices")
+        if not moves:
+            return self.browse()
         sender = self.env["account.move.send"].with_context(subscription_prerender=True)
         prerenderer = InvoicePdfPrerenderer(
             sender, moves, threads=sender._subscription_can_prerender()
@@ -162,33 +190,40 @@ class AccountMove(models.Model):
         try:
             for chunk in prerenderer.chunks:
                 pdfs = prerenderer.result(chunk) if prerenderer.executor else {}
-                handled |= self._subscription_send_chunk_committing(chunk.ids, pdfs)
+
+                def send(ids=chunk.ids, pdfs=pdfs):
+                    moves = self._subscription_claim_to_send(ids=ids)
+                    moves.with_context(
+                        subscription_prerendered=pdfs
+                    )._subscription_send_claimed()
+                    return moves
+
+                handled |= self._subscription_committed(send, "sending invoices")
         finally:
             prerenderer.close()
         return handled
 
     @api.model
-    def _subscription_send_chunk_committing(self, ids, pdfs):
-        """Send the invoices ``ids`` still to send and free, with their PDFs
-        rendered beforehand, in one short transaction, committed. A deadlock, a
-        serialization failure or a lock waited for too long rolls it back and
-        it is tried again (``SEND_TRIES``), then left to the next call."""
+    def _subscription_committed(self, work, what):
+        """Run ``work`` in a short transaction of its own, never waiting over
+        ``SEND_LOCK_TIMEOUT`` for a row lock, and commit it; a deadlock, a
+        serialization failure or a lock waited for too long rolls it back and it
+        is tried again (``SEND_TRIES``), then left to the next call (empty
+        records returned)."""
         cr = self.env.cr
+        cr.commit()  # pylint: disable=invalid-commit
         for attempt in range(1, SEND_TRIES + 1):
             try:
                 cr.execute(SQL("SET LOCAL lock_timeout = %s", SEND_LOCK_TIMEOUT))
-                moves = self._subscription_claim_to_send(ids=ids)
-                moves.with_context(
-                    subscription_prerendered=pdfs
-                )._subscription_send_claimed()
+                result = work()
                 self.env.flush_all()
                 cr.commit()  # pylint: disable=invalid-commit
-                return moves
+                return result
             except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as error:
                 cr.rollback()
                 _logger.info(
-                    "Sending %s invoices met %s (try %s of %s)",
-                    len(ids),
+                    "Subscriptions, %s: %s (try %s of %s)",
+                    what,
                     type(error).__name__,
                     attempt,
                     SEND_TRIES,

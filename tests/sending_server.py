@@ -248,12 +248,14 @@ class Timings:
 
 class PortalClient(threading.Thread):
     """A customer browsing the portal until told to stop: login, home, the
-    subscriptions, a contract, the invoices and an invoice PDF."""
+    subscriptions, a contract, the invoices and an invoice PDF (one PDF at a
+    time among all clients: ``pdf_lock``)."""
 
-    def __init__(self, url, login, password, timings, stop, pause=0.5):
+    def __init__(self, url, login, password, timings, stop, pdf_lock, pause=1.0):
         super().__init__(daemon=True)
         self.url, self.login, self.password = url, login, password
         self.timings, self.stop_event, self.pause = timings, stop, pause
+        self.pdf_lock = pdf_lock
 
     def _get(self, session, kind, path):
         def call():
@@ -283,11 +285,10 @@ class PortalClient(threading.Thread):
         return self.timings.timed("login", call)
 
     def run(self):
+        session = requests.Session()
+        self._log_in(session)
         while not self.stop_event.is_set():
-            session = requests.Session()
-            self._log_in(session)
-            for kind, path in (("portal", "/my"), ("portal", "/my/subscriptions")):
-                self._get(session, kind, path)
+            self._get(session, "portal", "/my")
             page = self._get(session, "portal", "/my/subscriptions")
             link = r'href="(/my/subscriptions/\d+[^"]*)"'
             match = page and re.search(link, page.text)
@@ -295,8 +296,11 @@ class PortalClient(threading.Thread):
                 self._get(session, "portal", html.unescape(match.group(1)))
             page = self._get(session, "portal", "/my/invoices")
             match = page and re.search(r'href="(/my/invoices/\d+)[?"]', page.text)
-            if match:
-                self._get(session, "pdf", f"{match.group(1)}?report_type=pdf")
+            if match and self.pdf_lock.acquire(blocking=False):
+                try:
+                    self._get(session, "pdf", f"{match.group(1)}?report_type=pdf")
+                finally:
+                    self.pdf_lock.release()
             self.stop_event.wait(self.pause)
 
 

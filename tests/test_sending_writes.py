@@ -63,7 +63,7 @@ class TestSendingWrites(SubscriptionCommon):
         locked to send; sending then locks no customer row."""
         invoice = self._invoice()
         invoice.partner_id.sudo().signup_type = False
-        invoice._subscription_prepare_to_send()
+        invoice._subscription_prepare_customers()
         self.assertEqual(invoice.partner_id.sudo().signup_type, "signup")
         self.env.flush_all()
         partner_class = type(self.env["res.partner"])
