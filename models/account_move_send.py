@@ -272,6 +272,7 @@ class InvoicePdfPrerenderer:
         self.batch = sender._subscription_render_in_batch()
         self.chunks = self._split(moves)
         self.rendered = 0
+        self.calls = 0
         # The report the sending will ask for (see _prepare_invoice_pdf_report).
         sender = sender.with_context(subscription_pdf_reports={})
         reports = {move.id: sender._get_default_pdf_report_id(move) for move in moves}
@@ -326,6 +327,7 @@ class InvoicePdfPrerenderer:
             for (report_id, company_id), (report_name, ids) in jobs.items():
                 report = env["ir.actions.report"].with_company(company_id)
                 for call_ids in [ids] if self.batch else [[i] for i in ids]:
+                    self.calls += 1
                     content, report_type = report._pre_render_qweb_pdf(
                         report_name, res_ids=call_ids
                     )
@@ -374,7 +376,8 @@ class InvoicePdfPrerenderer:
             # A thread still rendering holds no lock: it is not waited for.
             self.executor.shutdown(wait=False, cancel_futures=True)
         _logger.info(
-            "PDFs of %s invoices rendered ahead, in %s chunks",
+            "PDFs of %s invoices rendered ahead, in %s chunks (%s renderings)",
             self.rendered,
             len(self.chunks),
+            self.calls,
         )

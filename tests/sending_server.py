@@ -251,7 +251,7 @@ class PortalClient(threading.Thread):
     subscriptions, a contract, the invoices and an invoice PDF (one PDF at a
     time among all clients: ``pdf_lock``)."""
 
-    def __init__(self, url, login, password, timings, stop, pdf_lock, pause=1.0):
+    def __init__(self, url, login, password, timings, stop, pdf_lock, pause=2.0):
         super().__init__(daemon=True)
         self.url, self.login, self.password = url, login, password
         self.timings, self.stop_event, self.pause = timings, stop, pause
@@ -287,6 +287,7 @@ class PortalClient(threading.Thread):
     def run(self):
         session = requests.Session()
         self._log_in(session)
+        pdfs = 0
         while not self.stop_event.is_set():
             self._get(session, "portal", "/my")
             page = self._get(session, "portal", "/my/subscriptions")
@@ -296,11 +297,13 @@ class PortalClient(threading.Thread):
                 self._get(session, "portal", html.unescape(match.group(1)))
             page = self._get(session, "portal", "/my/invoices")
             match = page and re.search(r'href="(/my/invoices/\d+)[?"]', page.text)
-            if match and self.pdf_lock.acquire(blocking=False):
+            # A PDF now and then (wkhtmltopdf is heavy), one at a time.
+            if match and not pdfs % 4 and self.pdf_lock.acquire(blocking=False):
                 try:
                     self._get(session, "pdf", f"{match.group(1)}?report_type=pdf")
                 finally:
                     self.pdf_lock.release()
+            pdfs += 1
             self.stop_event.wait(self.pause)
 
 

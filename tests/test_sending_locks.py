@@ -55,7 +55,7 @@ class TestSendingLocks(CommittedCase):
             env = self._env(cr)
             today = env.company._subscription_today()
             contracts, partners, product = create_transfer_contracts(
-                env, 14, "QR transfer", env["res.currency"].browse(self.eur), today
+                env, 12, "QR transfer", env["res.currency"].browse(self.eur), today
             )
             self.contract_ids += contracts.ids
             self.record_ids["res.partner"] += partners.ids
@@ -75,13 +75,13 @@ class TestSendingLocks(CommittedCase):
         self.assertFalse(watch.waits, "a session waited for a lock over 3 s")
         # Rendered by the threads, before the invoices were locked to be sent
         # (one wkhtmltopdf call per invoice without the patched build).
-        self.assertIn("PDFs of 14 invoices rendered ahead", output)
+        self.assertIn("PDFs of 12 invoices rendered ahead", output)
         with self.registry.cursor() as cr:
             env = self._env(cr)
             moves = env["account.move"].search(
                 [("subscription_contract_id", "in", self.contract_ids)]
             )
-            self.assertEqual(len(moves), 14)
+            self.assertEqual(len(moves), 12)
             self.assertEqual(set(moves.mapped("qr_code_method")), {"sct_qr"})
             self.assertFalse(moves.filtered("subscription_to_send"))
             for move in moves:
@@ -93,7 +93,7 @@ class TestSendingLocks(CommittedCase):
                 reader = OdooPdfFileReader(io.BytesIO(pdf), strict=False)
                 self.assertIn(move.name, reader.getPage(0).extractText())
         _logger.info(
-            "14 transfer invoices with the SEPA QR code rendered and sent; longest "
+            "12 transfer invoices with the SEPA QR code rendered and sent; longest "
             "lock wait %.1f s",
             watch.longest,
         )
