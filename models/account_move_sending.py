@@ -21,6 +21,8 @@ SEND_TRIES = 4
 # are claimed with SKIP LOCKED): a customer's or an accountant's transaction
 # holding a row the sending needs makes it retry rather than queue.
 SEND_LOCK_TIMEOUT = "10s"
+# Invoices sent per transaction (their rows locked until it commits).
+SEND_CHUNK = 10
 
 
 class AccountMove(models.Model):
@@ -190,15 +192,17 @@ class AccountMove(models.Model):
         try:
             for chunk in prerenderer.chunks:
                 pdfs = prerenderer.result(chunk) if prerenderer.executor else {}
+                # Locks held while emails are rendered: a few invoices at a time.
+                for start in range(0, len(chunk), SEND_CHUNK):
 
-                def send(ids=chunk.ids, pdfs=pdfs):
-                    moves = self._subscription_claim_to_send(ids=ids)
-                    moves.with_context(
-                        subscription_prerendered=pdfs
-                    )._subscription_send_claimed()
-                    return moves
+                    def send(ids=chunk[start : start + SEND_CHUNK].ids, pdfs=pdfs):
+                        moves = self._subscription_claim_to_send(ids=ids)
+                        moves.with_context(
+                            subscription_prerendered=pdfs
+                        )._subscription_send_claimed()
+                        return moves
 
-                handled |= self._subscription_committed(send, "sending invoices")
+                    handled |= self._subscription_committed(send, "sending invoices")
         finally:
             prerenderer.close()
         return handled

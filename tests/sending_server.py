@@ -3,6 +3,7 @@ committed data: contracts of customers paying by transfer on a company with an
 IBAN (so that the invoice PDF carries the SEPA QR code), and a watch of the
 database sessions waiting for a lock."""
 
+import contextlib
 import html
 import os
 import re
@@ -193,11 +194,9 @@ class OdooServer:
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.process.poll() is None:
-            try:
+            with contextlib.suppress(requests.RequestException):
                 if requests.get(f"{self.url}/web/login", timeout=10).ok:
                     return
-            except requests.RequestException:
-                pass
             time.sleep(1)
         raise RuntimeError(f"Odoo did not start: see {self.logfile}")
 
@@ -286,6 +285,9 @@ class PortalClient(threading.Thread):
 
     def run(self):
         session = requests.Session()
+        # A connection per request, as the workers serve one at a time: an idle
+        # kept-alive connection would be dropped (and logged) by the worker.
+        session.headers["Connection"] = "close"
         self._log_in(session)
         pdfs = 0
         while not self.stop_event.is_set():
