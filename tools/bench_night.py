@@ -123,6 +123,8 @@ def night_line(registry, options):
     server.start()
     try:
         run = uuid.uuid4().hex[:4]
+        # A first small run warms the workers up (templates, caches): not counted.
+        _run(registry, server, 3, 0, f"Night{run}w")
         alone = _run(registry, server, count, 0, f"Night{run}a")
         loaded = _run(registry, server, count, clients, f"Night{run}b")
     finally:
