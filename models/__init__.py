@@ -69,3 +69,5 @@ from . import subscription_usage
 from . import account_move_usage
 from . import subscription_contract_usage
 from . import subscription_contract_demo_usage
+from . import res_partner_signup
+from . import subscription_contract_token

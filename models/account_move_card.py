@@ -1,9 +1,11 @@
 import logging
 
+import psycopg2
 from dateutil.relativedelta import relativedelta
 
 from odoo import Command, _, api, models
 from odoo.osv import expression
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL, format_date
 
 from ..lib import card
@@ -12,6 +14,12 @@ _logger = logging.getLogger(__name__)
 
 # First key of the PostgreSQL advisory lock taken on an invoice being charged.
 CARD_LOCK = 7413
+# Recording a payment that met another transaction (a deadlock, or the payment
+# number another payment took meanwhile): tried again by the same run.
+CARD_RECORD_CONCURRENCY = (
+    *PG_CONCURRENCY_EXCEPTIONS_TO_RETRY,
+    psycopg2.errors.UniqueViolation,
+)
 
 
 class AccountMove(models.Model):
@@ -32,17 +40,20 @@ class AccountMove(models.Model):
             ]
         )
         moves = self.search(domain, order="card_next_try_date, id", limit=batch_size)
+        again = []
         for move in moves:
             try:
-                move._charge_card()
+                move.with_context(subscription_card_again=again)._charge_card()
             except Exception as error:  # pylint: disable=broad-except
                 # Not even the unit of work could run (database unreachable):
                 # the invoice stays due and the next run tries again.
                 _logger.warning("Charging %s failed: %s", move.name, error)
         # Every invoice handled is no longer due today (charged, retried later,
-        # or recorded tomorrow). This transaction's snapshot does not see what
-        # the charges committed, so count what matched before, less them.
-        remaining = (
+        # or recorded tomorrow), except a charge whose recording met another
+        # transaction: counted, so that the runner calls again at once (in a
+        # new transaction). This transaction's snapshot does not see what the
+        # charges committed, so count what matched before, less them.
+        remaining = len(again) + (
             max(self.search_count(domain) - len(moves), 0)
             if len(moves) == batch_size
             else 0
@@ -201,6 +212,12 @@ class AccountMove(models.Model):
         except Exception as error:  # pylint: disable=broad-except
             _logger.info("Recording the card charge of %s failed: %s", self.name, error)
             today = self.company_id._subscription_today()
+            again = self.env.context.get("subscription_card_again")
+            if isinstance(error, CARD_RECORD_CONCURRENCY) and again is not None:
+                # Met another transaction: recorded by the runner's next call.
+                self.card_next_try_date = today
+                again.append(self.id)
+                return False
             self.card_next_try_date = today + relativedelta(days=1)
             self._message_log(
                 body=_(

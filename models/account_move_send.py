@@ -2,9 +2,11 @@ import functools
 import logging
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from odoo import _, api, models
-from odoo.tools import config
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
+from odoo.tools import SQL, config
 
 from odoo.addons.base.models.ir_actions_report import _get_wkhtmltopdf_bin
 
@@ -17,6 +19,12 @@ PRERENDER_CHUNKS = (10, 20)
 PRERENDER_CHUNK = 30
 # Renderers at once: one wkhtmltopdf works while the other loads.
 PRERENDER_THREADS = 2
+# Longest wait for the PDFs of one chunk rendered ahead (seconds): past it, the
+# chunk is rendered again by the sending itself, before locking its invoices.
+PRERENDER_WAIT = 180
+# A rendering cursor never waits long for a row lock (rendering writes nothing
+# it needs: a wait is a bug, the chunk is then rendered again).
+RENDER_LOCK_TIMEOUT = "5s"
 
 
 @functools.cache
@@ -107,27 +115,19 @@ class AccountMoveSend(models.AbstractModel):
     def _subscription_send_by_email(self, moves, template):
         """Email ``moves`` with ``template``; return those whose email is queued.
         A batch that fails is sent again invoice by invoice, each in its own
-        savepoint, so that one bad invoice does not hold back the others."""
-        prerenderer = None
-        if not self._subscription_render_in_batch():
-            chunks = list(moves)
-        elif self._subscription_can_prerender(moves):
-            prerenderer = InvoicePdfPrerenderer(self, moves)
-            chunks = prerenderer.chunks
-        else:
+        savepoint, so that one bad invoice does not hold back the others.
+        With PDFs rendered beforehand (``subscription_prerendered``), the batch
+        is sent at once: only the missing PDFs are rendered here."""
+        if (
+            self.env.context.get("subscription_prerendered") is not None
+            or self._subscription_render_in_batch()
+        ):
             chunks = [moves]
+        else:
+            chunks = list(moves)
         sent = moves.browse()
-        try:
-            for chunk in chunks:
-                sender = self
-                if prerenderer:
-                    sender = self.with_context(
-                        subscription_prerendered=prerenderer.result(chunk)
-                    )
-                sent |= sender._subscription_send_chunk_or_each(chunk, template)
-        finally:
-            if prerenderer:
-                prerenderer.close()
+        for chunk in chunks:
+            sent |= self._subscription_send_chunk_or_each(chunk, template)
         return sent
 
     @api.model
@@ -135,6 +135,9 @@ class AccountMoveSend(models.AbstractModel):
         try:
             with self.env.cr.savepoint():
                 return self._subscription_send_chunk(chunk, template)
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+            # Not the invoice's fault: the caller retries the transaction.
+            raise
         except Exception as error:  # pylint: disable=broad-except
             if len(chunk) == 1:
                 chunk._subscription_send_failed(error)
@@ -145,6 +148,8 @@ class AccountMoveSend(models.AbstractModel):
             try:
                 with self.env.cr.savepoint():
                     sent |= self._subscription_send_chunk(move, template)
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                raise
             except Exception as error:  # pylint: disable=broad-except
                 move._subscription_send_failed(error)
         return sent
@@ -152,17 +157,16 @@ class AccountMoveSend(models.AbstractModel):
     # === PDFS RENDERED AHEAD === #
 
     @api.model
-    def _subscription_can_prerender(self, moves):
-        """Whether the PDFs of ``moves`` may be rendered ahead, in other threads
-        with their own database cursors: only by the sending cron (its invoices
-        were posted and committed by earlier transactions, which a new cursor
-        sees), never in tests (their data is not committed), and only for
-        more invoices than the first chunk."""
+    def _subscription_can_prerender(self):
+        """Whether PDFs may be rendered by wkhtmltopdf in other threads with
+        their own database cursors, before the invoices are locked to be sent:
+        only by the sending cron (its invoices were posted and committed by
+        earlier transactions, which a new cursor sees), never when reports
+        render as HTML (tests)."""
         return bool(
             self.env.context.get("subscription_prerender")
             and not config["test_enable"]
             and not self.env.registry.in_test_mode()
-            and len(moves) > PRERENDER_CHUNKS[0]
         )
 
     @api.model
@@ -186,8 +190,12 @@ class AccountMoveSend(models.AbstractModel):
                 "res_id": invoice.id,
                 "res_field": "invoice_pdf_report_file",
             }
-        if missing:
+        if not missing:
+            return None
+        if self._subscription_render_in_batch():
             return super()._prepare_invoice_pdf_report(missing)
+        for invoice, invoice_data in missing.items():
+            super()._prepare_invoice_pdf_report({invoice: invoice_data})
         return None
 
     @api.model
@@ -211,9 +219,11 @@ class AccountMoveSend(models.AbstractModel):
         # sending data), one write per invoice in account: their lines cannot
         # change, so skip the line synchronisation and balance check each of
         # those writes would redo.
+        # Nor is sending a manual change of the invoice (is_manually_modified).
         moves = moves.with_context(
             skip_invoice_sync=True,
             check_move_validity=False,
+            skip_is_manually_modified=True,
             subscription_send_log=log,
         )
         read_for_rendering(moves, "tax_ids", "tax_tag_ids")
@@ -242,12 +252,16 @@ def read_for_rendering(moves, *line_fields):
 
 
 class InvoicePdfPrerenderer:
-    """Render the PDFs of the next chunks of invoices while the previous ones
-    are sent: each chunk in a thread with its own cursor (on committed data),
-    so that wkhtmltopdf works on one core while Python sends on the other.
-    A chunk that fails to render here is rendered again by the sending itself."""
+    """Render the PDFs of the invoices to send, chunk by chunk, in threads with
+    cursors of their own (on committed data), while the sending emails the
+    previous chunks: wkhtmltopdf works on one core while Python sends on the
+    other. No rendering cursor holds or waits for a lock: its writes (a report
+    may write on the invoice or its customer) are rolled back, and any row lock
+    it meets makes it give up at once (``RENDER_LOCK_TIMEOUT``); the chunk is
+    then rendered again by the sending (``render_now``) before it locks the
+    invoices. Without the patched wkhtmltopdf, each invoice is one call."""
 
-    def __init__(self, sender, moves):
+    def __init__(self, sender, moves, threads=True):
         self.registry = sender.env.registry
         self.uid = sender.env.uid
         self.context = {
@@ -255,15 +269,14 @@ class InvoicePdfPrerenderer:
             for key, value in sender.env.context.items()
             if not key.startswith("subscription_")
         }
+        self.batch = sender._subscription_render_in_batch()
         self.chunks = self._split(moves)
         self.rendered = 0
+        self.calls = 0
         # The report the sending will ask for (see _prepare_invoice_pdf_report).
         sender = sender.with_context(subscription_pdf_reports={})
         reports = {move.id: sender._get_default_pdf_report_id(move) for move in moves}
-        self.executor = ThreadPoolExecutor(
-            max_workers=PRERENDER_THREADS, thread_name_prefix="invoice_pdf"
-        )
-        self.futures = {}
+        self.jobs = {}
         for chunk in self.chunks:
             jobs = {}
             for move in chunk:
@@ -271,7 +284,17 @@ class InvoicePdfPrerenderer:
                 jobs.setdefault(key, (reports[move.id].report_name, []))[1].append(
                     move.id
                 )
-            self.futures[chunk] = self.executor.submit(self._render, jobs)
+            self.jobs[chunk] = jobs
+        self.executor = None
+        self.futures = {}
+        if threads:
+            self.executor = ThreadPoolExecutor(
+                max_workers=PRERENDER_THREADS, thread_name_prefix="invoice_pdf"
+            )
+            for chunk in self.chunks:
+                self.futures[chunk] = self.executor.submit(
+                    self._render, self.jobs[chunk]
+                )
 
     @staticmethod
     def _split(moves):
@@ -285,12 +308,11 @@ class InvoicePdfPrerenderer:
         return chunks
 
     def _render(self, jobs):
-        """{(report id, invoice id): PDF} of one chunk, in this thread's cursor."""
+        """{(report id, invoice id): PDF} of one chunk, in a cursor of its own
+        that gives up on any lock and whose writes are rolled back."""
         result = {}
         with self.registry.cursor() as cr:
-            # Never wait for a lock of the sending, which waits for this PDF:
-            # fail, and let the sending render the chunk itself.
-            cr.execute("SET LOCAL lock_timeout = '10s'")
+            cr.execute(SQL("SET LOCAL lock_timeout = %s", RENDER_LOCK_TIMEOUT))
             env = api.Environment(
                 cr, self.uid, {**self.context, "subscription_rendering_ahead": True}
             )
@@ -304,30 +326,58 @@ class InvoicePdfPrerenderer:
             )
             for (report_id, company_id), (report_name, ids) in jobs.items():
                 report = env["ir.actions.report"].with_company(company_id)
-                content, report_type = report._pre_render_qweb_pdf(
-                    report_name, res_ids=ids
-                )
-                for move_id, pdf in report._get_splitted_report(
-                    report_name, content, report_type
-                ).items():
-                    result[report_id, move_id] = pdf
+                for call_ids in [ids] if self.batch else [[i] for i in ids]:
+                    self.calls += 1
+                    content, report_type = report._pre_render_qweb_pdf(
+                        report_name, res_ids=call_ids
+                    )
+                    for move_id, pdf in report._get_splitted_report(
+                        report_name, content, report_type
+                    ).items():
+                        result[report_id, move_id] = pdf
+            env.flush_all()
+            cr.rollback()
         return result
 
     def result(self, chunk):
-        try:
-            pdfs = self.futures[chunk].result()
-        except Exception as error:  # pylint: disable=broad-except
-            _logger.info("Rendering %s invoices ahead failed: %s", len(chunk), error)
-            return {}
+        """The PDFs of ``chunk`` rendered ahead (waiting for them at most
+        ``PRERENDER_WAIT`` seconds), else rendered now in this thread, in a
+        cursor of its own: call it while this transaction holds no lock."""
+        pdfs = None
+        future = self.futures.get(chunk)
+        if future:
+            try:
+                pdfs = future.result(timeout=PRERENDER_WAIT)
+            except FutureTimeout:
+                _logger.warning(
+                    "Rendering %s invoices ahead took over %s s: rendered again",
+                    len(chunk),
+                    PRERENDER_WAIT,
+                )
+            except Exception as error:  # pylint: disable=broad-except
+                _logger.info(
+                    "Rendering %s invoices ahead failed: %s", len(chunk), error
+                )
+        if pdfs is None:
+            pdfs = self.render_now(chunk)
         self.rendered += len(pdfs)
         return pdfs
 
+    def render_now(self, chunk):
+        try:
+            return self._render(self.jobs[chunk])
+        except Exception as error:  # pylint: disable=broad-except
+            # Rendered by the sending itself, invoice by invoice on failure.
+            _logger.info("Rendering %s invoices failed: %s", len(chunk), error)
+            return {}
+
     def close(self):
-        for future in self.futures.values():
-            future.cancel()
-        self.executor.shutdown(wait=True)
+        if self.executor:
+            # A thread still rendering holds no lock: it is not waited for.
+            self.executor.shutdown(wait=False, cancel_futures=True)
         _logger.info(
-            "PDFs of %s invoices rendered ahead, in %s chunks",
+            "PDFs of %s invoices rendered ahead, in %s chunks (%s renderings)",
             self.rendered,
             len(self.chunks),
+            self.calls,
         )

@@ -38,3 +38,6 @@ from . import test_einvoice_fr
 from . import test_usage
 from . import test_usage_concurrency
 from . import test_usage_portal
+from . import test_sending_locks
+from . import test_sending_server
+from . import test_sending_writes

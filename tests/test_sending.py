@@ -347,14 +347,13 @@ class TestSending(SubscriptionCommon):
         self.assertEqual(sum(chunks, moves.browse()), moves)
         # Never outside the sending cron (Invoice Now sends invoices this
         # transaction has just posted, which another cursor cannot see), never
-        # in tests (their data is not committed), never for a handful.
+        # in tests (their data is not committed).
         cron = sender.with_context(subscription_prerender=True)
-        self.assertFalse(sender._subscription_can_prerender(moves))
-        self.assertFalse(cron._subscription_can_prerender(moves))
+        self.assertFalse(sender._subscription_can_prerender())
+        self.assertFalse(cron._subscription_can_prerender())
         with patch.dict(config.options, {"test_enable": False}):
-            self.assertTrue(cron._subscription_can_prerender(moves))
-            self.assertFalse(cron._subscription_can_prerender(moves[:10]))
-            self.assertFalse(sender._subscription_can_prerender(moves))
+            self.assertTrue(cron._subscription_can_prerender())
+            self.assertFalse(sender._subscription_can_prerender())
 
     def test_query_count_of_sending_ten_invoices(self):
         """Pinned: sending reads taxes, tags, reports and units once per batch

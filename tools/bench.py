@@ -57,6 +57,10 @@ def parse_args():
     return parser.parse_args()
 
 
+# The night's run on a multi-process server, alone then with portal load: see
+# bench_night.py (NIGHT=<contracts>, NIGHT_CLIENTS=<clients>, NIGHT=0 skips).
+
+
 def create_database(options):
     python = os.environ.get("SB_PYTHON", sys.executable)
     command = [
@@ -288,6 +292,12 @@ def main():
                 f"{sent / seconds:.1f} invoices/s, "
                 f"{queries / max(sent, 1):.1f} queries/invoice"
             )
+        if not args.no_send:
+            from bench_night import night_line
+
+            line = night_line(registry, options)
+            if line:
+                print(line)
         if args.reminders:
             started = time.perf_counter()
             setup_open_invoices(env, args.reminders)
