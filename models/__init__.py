@@ -42,6 +42,7 @@ from . import account_move_billing
 from . import account_move_amendment
 from . import subscription_contract_line_amendment
 from . import subscription_contract_amendment
+from . import subscription_sql_view
 from . import subscription_mrr_movement
 from . import account_move_sending
 from . import uom_uom

@@ -1,4 +1,4 @@
-from odoo import api, fields, models, tools
+from odoo import fields, models
 from odoo.tools import SQL
 
 
@@ -9,6 +9,7 @@ class SubscriptionMrrMovement(models.Model):
 
     _name = "subscription.mrr.movement"
     _description = "MRR Movement"
+    _inherit = "subscription.sql.view"
     _auto = False
     _order = "date desc, contract_id"
     _rec_name = "contract_id"
@@ -142,29 +143,4 @@ class SubscriptionMrrMovement(models.Model):
               JOIN subscription_contract c ON c.id = mv.contract_id
              WHERE mv.mrr != mv.mrr_before
             """
-        )
-
-    def _disable_jit(self):
-        """The planner prices this view far above what it costs (the EXISTS
-        of each row) and PostgreSQL's JIT then spends seconds compiling a
-        query that runs in a fraction of one: no JIT for this transaction."""
-        self.env.cr.execute("SET LOCAL jit = off")
-
-    @api.model
-    def _read_group(self, *args, **kwargs):
-        self._disable_jit()
-        return super()._read_group(*args, **kwargs)
-
-    def search_fetch(self, *args, **kwargs):
-        self._disable_jit()
-        return super().search_fetch(*args, **kwargs)
-
-    def init(self):
-        tools.drop_view_if_exists(self.env.cr, self._table)
-        self.env.cr.execute(
-            SQL(
-                "CREATE OR REPLACE VIEW %s AS (%s)",
-                SQL.identifier(self._table),
-                self._get_query(),
-            )
         )

@@ -1,4 +1,4 @@
-from odoo import api, fields, models, tools
+from odoo import fields, models
 from odoo.tools import SQL
 
 
@@ -12,6 +12,7 @@ class SubscriptionForecast(models.Model):
 
     _name = "subscription.forecast"
     _description = "Subscription Billing Forecast"
+    _inherit = "subscription.sql.view"
     _auto = False
     _order = "invoice_date, contract_id"
     _rec_name = "contract_id"
@@ -119,28 +120,4 @@ class SubscriptionForecast(models.Model):
                       b.renewals, b.commercial_partner_id, b.plan_id, b.user_id,
                       b.company_id, b.currency_id
             """
-        )
-
-    def _disable_jit(self):
-        """PostgreSQL's JIT spends seconds compiling this view's query (the
-        periods of every contract) for little gain: none for this transaction."""
-        self.env.cr.execute("SET LOCAL jit = off")
-
-    @api.model
-    def _read_group(self, *args, **kwargs):
-        self._disable_jit()
-        return super()._read_group(*args, **kwargs)
-
-    def search_fetch(self, *args, **kwargs):
-        self._disable_jit()
-        return super().search_fetch(*args, **kwargs)
-
-    def init(self):
-        tools.drop_view_if_exists(self.env.cr, self._table)
-        self.env.cr.execute(
-            SQL(
-                "CREATE OR REPLACE VIEW %s AS (%s)",
-                SQL.identifier(self._table),
-                self._get_query(),
-            )
         )

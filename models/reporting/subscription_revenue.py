@@ -1,4 +1,4 @@
-from odoo import api, fields, models, tools
+from odoo import fields, models
 from odoo.tools import SQL
 
 
@@ -46,6 +46,7 @@ class SubscriptionRevenue(models.Model):
 
     _name = "subscription.revenue"
     _description = "Subscription Billed and Earned Revenue"
+    _inherit = "subscription.sql.view"
     _auto = False
     _order = "date desc, move_id"
     _rec_name = "move_id"
@@ -101,28 +102,4 @@ class SubscriptionRevenue(models.Model):
             lines=posted_period_lines_sql(),
             through_end=earned_through_sql(month_end),
             through_before=earned_through_sql(month_before),
-        )
-
-    def _disable_jit(self):
-        """PostgreSQL's JIT spends seconds compiling this view's query (the
-        months of every invoice line) for little gain: none for this transaction."""
-        self.env.cr.execute("SET LOCAL jit = off")
-
-    @api.model
-    def _read_group(self, *args, **kwargs):
-        self._disable_jit()
-        return super()._read_group(*args, **kwargs)
-
-    def search_fetch(self, *args, **kwargs):
-        self._disable_jit()
-        return super().search_fetch(*args, **kwargs)
-
-    def init(self):
-        tools.drop_view_if_exists(self.env.cr, self._table)
-        self.env.cr.execute(
-            SQL(
-                "CREATE OR REPLACE VIEW %s AS (%s)",
-                SQL.identifier(self._table),
-                self._get_query(),
-            )
         )
