@@ -26,6 +26,29 @@ CONTRACT_COLUMNS = [
     "Lines/Discount (%)",
 ]
 
+# The options Odoo's import screen (base_import.import) is called with for a
+# CSV file whose first line holds the column names, dates as YYYY-MM-DD.
+IMPORT_OPTIONS = {
+    "has_headers": True,
+    "advanced": True,
+    "keep_matches": False,
+    "separator": ",",
+    "quoting": '"',
+    "encoding": "utf-8",
+    "date_format": "%Y-%m-%d",
+    "datetime_format": "",
+    "float_thousand_separator": ",",
+    "float_decimal_separator": ".",
+    "name_create_enabled_fields": {},
+    "import_set_empty_fields": [],
+    "import_skip_records": [],
+    "fallback_values": {},
+    "skip": 0,
+    "limit": 2000,
+    "sheet": "",
+    "sheets": [],
+}
+
 # OCA contract's recurrence -> a key of the plan mapping: (unit, interval).
 OCA_UNITS = {
     "daily": ("day", 1),
@@ -82,6 +105,15 @@ def write_csv(rows, stream=None):
     writer.writerow(CONTRACT_COLUMNS)
     writer.writerows(rows)
     return out.getvalue() if stream is None else None
+
+
+def to_csv(header, rows):
+    """header and rows as the bytes of a CSV file."""
+    stream = io.StringIO()
+    writer = csv.writer(stream)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return stream.getvalue().encode()
 
 
 def _amount(value, cents):

@@ -1,5 +1,4 @@
 import csv
-import io
 import tempfile
 
 from freezegun import freeze_time
@@ -11,26 +10,7 @@ from odoo.tools.translate import TranslationImporter
 from ..lib import migration
 from .common import SubscriptionCommon
 
-OPTIONS = {
-    "has_headers": True,
-    "advanced": True,
-    "keep_matches": False,
-    "separator": ",",
-    "quoting": '"',
-    "encoding": "utf-8",
-    "date_format": "%Y-%m-%d",
-    "datetime_format": "",
-    "float_thousand_separator": ",",
-    "float_decimal_separator": ".",
-    "name_create_enabled_fields": {},
-    "import_set_empty_fields": [],
-    "import_skip_records": [],
-    "fallback_values": {},
-    "skip": 0,
-    "limit": 2000,
-    "sheet": "",
-    "sheets": [],
-}
+OPTIONS = migration.IMPORT_OPTIONS
 
 CONTRACT_HEADER = [
     "Customer",
@@ -53,12 +33,7 @@ CONTRACT_HEADER = [
 ]
 
 
-def to_csv(header, rows):
-    stream = io.StringIO()
-    writer = csv.writer(stream)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return stream.getvalue().encode()
+to_csv = migration.to_csv
 
 
 class ImportCommon(SubscriptionCommon):

@@ -13,12 +13,14 @@ or
 """
 
 import argparse
-import csv
-import io
 import os
 import random
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from lib import migration  # noqa: E402
 
 
 def iban_de(number):
@@ -28,34 +30,11 @@ def iban_de(number):
     return f"DE{check:02d}{bban}"
 
 
-def to_csv(header, rows):
-    stream = io.StringIO()
-    writer = csv.writer(stream)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return stream.getvalue().encode()
+to_csv = migration.to_csv
 
 
-OPTIONS = {
-    "has_headers": True,
-    "advanced": True,
-    "keep_matches": False,
-    "separator": ",",
-    "quoting": '"',
-    "encoding": "utf-8",
-    "date_format": "%Y-%m-%d",
-    "datetime_format": "",
-    "float_thousand_separator": ",",
-    "float_decimal_separator": ".",
-    "name_create_enabled_fields": {},
-    "import_set_empty_fields": [],
-    "import_skip_records": [],
-    "fallback_values": {},
-    "skip": 0,
-    "limit": None,
-    "sheet": "",
-    "sheets": [],
-}
+# The import screen's options, without its 2000 rows a batch.
+OPTIONS = dict(migration.IMPORT_OPTIONS, limit=None)
 
 
 def run_import(env, model, content, dryrun):
