@@ -9,6 +9,7 @@ invoiced: the first invoice in Odoo bills the day after, never a day before.
 
 import csv
 import io
+import sys
 from datetime import date, datetime, timedelta
 
 CONTRACT_COLUMNS = [
@@ -114,6 +115,25 @@ def to_csv(header, rows):
     writer.writerow(header)
     writer.writerows(rows)
     return stream.getvalue().encode()
+
+
+def write_rows(convert, output):
+    """The end of the tools/import_from_*.py scripts: the rows of
+    ``convert()`` written under the template's header to the file ``output``
+    ('-': standard output); the script's exit code (1 and the message of a
+    MigrationError on standard error)."""
+    try:
+        rows = convert()
+    except MigrationError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return 1
+    if output == "-":
+        write_csv(rows, sys.stdout)
+    else:
+        with open(output, "w", newline="", encoding="utf-8") as out:
+            write_csv(rows, out)
+    sys.stderr.write(f"{len(rows)} rows written\n")
+    return 0
 
 
 def _amount(value, cents):

@@ -85,20 +85,12 @@ def main(argv=None):
     if key == "name":
         for contract in contracts:
             contract["partner_name"] = contract["partner"]
-    try:
-        rows = migration.oca_contract_rows(
+    return migration.write_rows(
+        lambda: migration.oca_contract_rows(
             contracts, lines, mapping(args.plan), customer_key=key
-        )
-    except migration.MigrationError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    if args.output == "-":
-        migration.write_csv(rows, sys.stdout)
-    else:
-        with open(args.output, "w", newline="", encoding="utf-8") as out:
-            migration.write_csv(rows, out)
-    print(f"{len(rows)} rows written", file=sys.stderr)
-    return 0
+        ),
+        args.output,
+    )
 
 
 if __name__ == "__main__":

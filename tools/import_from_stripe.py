@@ -48,24 +48,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
     with open(args.source, newline="", encoding="utf-8-sig") as handle:
         records = list(csv.DictReader(handle))
-    try:
-        rows = migration.stripe_rows(
+    return migration.write_rows(
+        lambda: migration.stripe_rows(
             records,
             mapping(args.plan),
             mapping(args.product),
             payment_method=args.payment_method,
             amount_in_cents=args.amount_in_cents,
-        )
-    except migration.MigrationError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    if args.output == "-":
-        migration.write_csv(rows, sys.stdout)
-    else:
-        with open(args.output, "w", newline="", encoding="utf-8") as out:
-            migration.write_csv(rows, out)
-    print(f"{len(rows)} rows written", file=sys.stderr)
-    return 0
+        ),
+        args.output,
+    )
 
 
 if __name__ == "__main__":
