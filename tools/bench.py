@@ -79,6 +79,25 @@ def create_database(options):
     print(f"fresh database installed in {time.perf_counter() - started:.0f} s")
 
 
+def open_registry(db):
+    """A fresh database db with the addon installed, Odoo configured for it:
+    the Odoo options and the registry of db."""
+    options = odoo_options(db)
+    create_database(options)
+
+    import odoo
+    from odoo.modules.registry import Registry
+
+    odoo.tools.config.parse_config(options)
+    return options, Registry(db)
+
+
+def superuser_env(cr):
+    from odoo import SUPERUSER_ID, api
+
+    return api.Environment(cr, SUPERUSER_ID, {})
+
+
 def setup_facturx(env):
     """A French company fully set up for Factur-X; return the values of its
     customers and the tax of its service."""
@@ -229,17 +248,9 @@ def measure(cr, step):
 def main():
     args = parse_args()
     db = args.db or f"sb_bench_{args.n}"
-    options = odoo_options(db)
-    create_database(options)
-
-    import odoo
-    from odoo import SUPERUSER_ID, api
-    from odoo.modules.registry import Registry
-
-    odoo.tools.config.parse_config(options)
-    registry = Registry(db)
+    options, registry = open_registry(db)
     with registry.cursor() as cr:
-        env = api.Environment(cr, SUPERUSER_ID, {})
+        env = superuser_env(cr)
         started = time.perf_counter()
         contracts = setup_contracts(env, args.n, draft=args.draft, facturx=args.facturx)
         cr.commit()
@@ -323,6 +334,7 @@ def main():
                 f"{queries / max(reminded, 1):.1f} queries/invoice"
             )
     if not args.keep:
+        from odoo.modules.registry import Registry
         from odoo.sql_db import close_db
 
         Registry.delete(db)

@@ -21,8 +21,7 @@ import sys
 import time
 from datetime import timedelta
 
-from bench import create_database, measure
-from odoo_server import odoo_options
+from bench import measure, open_registry, superuser_env
 
 
 def parse_args():
@@ -95,17 +94,9 @@ def setup(env, n):
 def main():
     args = parse_args()
     db = args.db or f"sb_bench_usage_{args.contracts}"
-    options = odoo_options(db)
-    create_database(options)
-
-    import odoo
-    from odoo import SUPERUSER_ID, api
-    from odoo.modules.registry import Registry
-
-    odoo.tools.config.parse_config(options)
-    registry = Registry(db)
+    _options, registry = open_registry(db)
     with registry.cursor() as cr:
-        env = api.Environment(cr, SUPERUSER_ID, {})
+        env = superuser_env(cr)
         started = time.perf_counter()
         start, metered, fixed = setup(env, args.contracts)
         print(
