@@ -33,6 +33,18 @@ def unique_messages(messages):
     return result
 
 
+def close_import(model, savepoint, result):
+    """The end of an import done whole or not at all: the savepoint taken
+    before it rolled back (and no ids returned) when any of the messages of
+    ``result`` is an error, released otherwise; ``result``."""
+    if any(m["type"] == "error" for m in result["messages"]):
+        savepoint.rollback()
+        result["ids"] = False
+        model.pool.reset_changes()
+    savepoint.close(rollback=False)
+    return result
+
+
 def failing_field(records, columns):
     """The column of the first constraint ``records`` break: ``columns`` maps
     a constraint method to its column, else its first constrained field."""
@@ -204,12 +216,7 @@ class SubscriptionContract(models.Model):
             contracts = self.browse(result["ids"])
             if self.env.context.get("subscription_import_dryrun"):
                 messages.extend(contracts._import_preview_messages(rows))
-        if any(m["type"] == "error" for m in messages):
-            savepoint.rollback()
-            result["ids"] = False
-            self.pool.reset_changes()
-        savepoint.close(rollback=False)
-        return result
+        return close_import(self, savepoint, result)
 
     @api.model
     def _load_records(self, data_list, update=False, ignore_duplicates=False):

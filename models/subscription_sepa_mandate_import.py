@@ -6,6 +6,7 @@ from odoo.exceptions import ValidationError
 from ..lib import sepa
 from .ir_fields_converter import prefetch_names
 from .subscription_contract_import import (
+    close_import,
     drop_empty_cells,
     failing_field,
     load_valid_records,
@@ -131,12 +132,7 @@ class SubscriptionSepaMandate(models.Model):
             ),
         ).load(fields, data)
         result["messages"].extend(unique_messages(collector))
-        if any(m["type"] == "error" for m in result["messages"]):
-            savepoint.rollback()
-            result["ids"] = False
-            self.pool.reset_changes()
-        savepoint.close(rollback=False)
-        return result
+        return close_import(self, savepoint, result)
 
     @api.model
     def _load_records(self, data_list, update=False, ignore_duplicates=False):
