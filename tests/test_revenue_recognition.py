@@ -73,6 +73,16 @@ class TestRevenueRecognition(SubscriptionCommon):
         move.action_post()
         return move
 
+    def assertEntryLines(self, move, expected):
+        """The lines of ``move`` as (account code, debit, credit), in any order."""
+        self.assertEqual(
+            sorted(
+                (line.account_id.code, line.debit, line.credit)
+                for line in move.line_ids
+            ),
+            sorted(expected),
+        )
+
     def test_billed_and_earned_per_month(self):
         Revenue = self.env["subscription.revenue"].with_user(self.accountant)
         domain = [("move_id", "in", (self.year | self.month).ids)]
@@ -117,32 +127,22 @@ class TestRevenueRecognition(SubscriptionCommon):
         self.assertEqual(moves.mapped("date"), [D("2025-12-31"), D("2026-01-01")])
         self.assertEqual(moves.mapped("state"), ["posted", "posted"])
         entry, reversal = moves
-        self.assertEqual(
-            sorted(
-                (line.account_id.code, line.debit, line.credit)
-                for line in entry.line_ids
-            ),
-            sorted(
-                [
-                    (self.income.code, 595.07, 0),
-                    (self.income_hosting.code, 48.39, 0),
-                    ("487000", 0, 643.46),
-                ]
-            ),
+        self.assertEntryLines(
+            entry,
+            [
+                (self.income.code, 595.07, 0),
+                (self.income_hosting.code, 48.39, 0),
+                ("487000", 0, 643.46),
+            ],
         )
         self.assertEqual(reversal.reversed_entry_id, entry)
-        self.assertEqual(
-            sorted(
-                (line.account_id.code, line.debit, line.credit)
-                for line in reversal.line_ids
-            ),
-            sorted(
-                [
-                    (self.income.code, 0, 595.07),
-                    (self.income_hosting.code, 0, 48.39),
-                    ("487000", 643.46, 0),
-                ]
-            ),
+        self.assertEntryLines(
+            reversal,
+            [
+                (self.income.code, 0, 595.07),
+                (self.income_hosting.code, 0, 48.39),
+                ("487000", 643.46, 0),
+            ],
         )
 
     def test_nothing_to_defer(self):

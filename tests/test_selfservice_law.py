@@ -255,15 +255,20 @@ class TestSelfServiceLaw(PaymentCommon):
         self.assertIn("refusal of the renewal", mail.body_html)
         self.assertIn("12/31/2027", mail.body_html)
 
-    def test_renewal_notice_frames_the_deadline(self):
+    def _renewal_notice(self, subject):
+        """The renewal notice (its subject holding ``subject``) of a contract
+        started on 1 January 2027, sent by the renewals cron on 2 October 2027."""
         contract = self._create_contract(user_id=self.user_sales.id)
         with freeze_time("2027-01-01"):
             contract.action_start()
         with freeze_time("2027-10-02"):
             self.env["subscription.contract"]._cron_process_renewals()
-        mail = self.env["mail.mail"].search(
-            [("res_id", "=", contract.id), ("subject", "ilike", "renews on")]
+        return self.env["mail.mail"].search(
+            [("res_id", "=", contract.id), ("subject", "ilike", subject)]
         )
+
+    def test_renewal_notice_frames_the_deadline(self):
+        mail = self._renewal_notice("renews on")
         self.assertEqual(len(mail), 1)
         self.assertIn("renews on 01/01/2028", mail.subject)
         self.assertIn("border:2px solid", mail.body_html)
@@ -274,14 +279,7 @@ class TestSelfServiceLaw(PaymentCommon):
     def test_renewal_notice_in_french(self):
         load_french(self.env)
         self.customer.lang = "fr_FR"
-        contract = self._create_contract(user_id=self.user_sales.id)
-        with freeze_time("2027-01-01"):
-            contract.action_start()
-        with freeze_time("2027-10-02"):
-            self.env["subscription.contract"]._cron_process_renewals()
-        mail = self.env["mail.mail"].search(
-            [("res_id", "=", contract.id), ("subject", "ilike", "reconduit le")]
-        )
+        mail = self._renewal_notice("reconduit le")
         self.assertEqual(len(mail), 1)
         self.assertIn("01/01/2028", mail.subject)
         self.assertIn("border:2px solid", mail.body_html)

@@ -86,6 +86,16 @@ def ntry(day, amount, transactions):
     return NTRY.format(day=day, amount=amount, transactions="".join(transactions))
 
 
+def camt054_return(msg_id, e2e, code, amount="240.00", instructed="240.00"):
+    """A camt.054 of 19 January 2027 returning one debit: one entry of
+    ``amount`` for one transaction of ``instructed``."""
+    return camt054(
+        msg_id,
+        "2027-01-19",
+        [ntry("2027-01-19", amount, [txdtls(e2e, code, instructed=instructed)])],
+    )
+
+
 def txdtls(e2e, code, instructed=None, transaction=None, info="Return"):
     amounts = ""
     if instructed or transaction:
@@ -173,16 +183,8 @@ class TestSepaReturnAmounts(ReturnCommon):
         invoice = line.move_id
         state = invoice.payment_state
         # 24.00 of a 240.00 debit, in InstdAmt and in the entry's Amt.
-        content = camt054(
-            "NTF-AMT-1",
-            "2027-01-19",
-            [
-                ntry(
-                    "2027-01-19",
-                    "24.00",
-                    [txdtls(line.end_to_end_id, "AM04", instructed="24.00")],
-                )
-            ],
+        content = camt054_return(
+            "NTF-AMT-1", line.end_to_end_id, "AM04", amount="24.00", instructed="24.00"
         )
         record = self._import(content, self.billing)
         self.assertEqual(record.line_ids.state, "mismatch")
@@ -198,16 +200,8 @@ class TestSepaReturnAmounts(ReturnCommon):
 
     def test_camt054_entry_amount_disagreeing_with_the_transaction(self):
         __, __, __, __, line = self._collected()
-        content = camt054(
-            "NTF-AMT-2",
-            "2027-01-19",
-            [
-                ntry(
-                    "2027-01-19",
-                    "120.00",
-                    [txdtls(line.end_to_end_id, "AM04", instructed="240.00")],
-                )
-            ],
+        content = camt054_return(
+            "NTF-AMT-2", line.end_to_end_id, "AM04", amount="120.00"
         )
         record = self._import(content, self.billing)
         self.assertEqual(record.line_ids.state, "mismatch")
@@ -286,16 +280,8 @@ class TestSepaFirstDebitReturned(ReturnCommon):
             "pain.002 MS02 on the 16th": lambda batch, line: self._pain002(
                 batch, line, "MS02"
             ),
-            "camt.054 MS03 on the 19th": lambda batch, line: camt054(
-                f"NTF-FRST-{line.id}",
-                "2027-01-19",
-                [
-                    ntry(
-                        "2027-01-19",
-                        "240.00",
-                        [txdtls(line.end_to_end_id, "MS03", instructed="240.00")],
-                    )
-                ],
+            "camt.054 MS03 on the 19th": lambda batch, line: camt054_return(
+                f"NTF-FRST-{line.id}", line.end_to_end_id, "MS03"
             ),
         }
         for case, build in cases.items():
@@ -369,17 +355,7 @@ class TestSepaReturnEffects(ReturnCommon):
             with self.subTest(code=code), self.env.cr.savepoint() as savepoint:
                 first, second, __, batch, line = self._collected()
                 self.env["mail.mail"].search([]).unlink()
-                content = camt054(
-                    f"NTF-{code}",
-                    "2027-01-19",
-                    [
-                        ntry(
-                            "2027-01-19",
-                            "240.00",
-                            [txdtls(line.end_to_end_id, code, instructed="240.00")],
-                        )
-                    ],
-                )
+                content = camt054_return(f"NTF-{code}", line.end_to_end_id, code)
                 self._import(content, self.billing)
                 self.assertEqual(self.mandate.state, "suspended")
                 self.assertIn(code, self.mandate.suspension_reason)
@@ -487,17 +463,7 @@ class TestSepaRejectAccess(ReturnCommon):
         contract = line.move_id.subscription_contract_id.with_user(self.adviser)
         with self.assertRaises(AccessError):
             contract.check_access("write")
-        content = camt054(
-            "NTF-ADV",
-            "2027-01-19",
-            [
-                ntry(
-                    "2027-01-19",
-                    "240.00",
-                    [txdtls(line.end_to_end_id, "MS03", instructed="240.00")],
-                )
-            ],
-        )
+        content = camt054_return("NTF-ADV", line.end_to_end_id, "MS03")
         self._import(content, self.adviser)
         self._check_reversed(line, "2027-01-19")
 
