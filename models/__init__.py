@@ -54,3 +54,5 @@ from . import subscription_contract_selfservice
 from . import subscription_mrr_movement_reason
 from . import subscription_contract_portal_quantity
 from . import subscription_contract_portal_payment
+from . import subscription_plan_portal_plan
+from . import subscription_contract_portal_plan

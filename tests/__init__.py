@@ -33,3 +33,4 @@ from . import test_sepa_return_effects
 from . import test_selfservice_law
 from . import test_portal_selfservice
 from . import test_portal_selfservice_tour
+from . import test_portal_plan
