@@ -2,6 +2,7 @@ from odoo import http
 from odoo.exceptions import UserError
 from odoo.http import request
 
+from ..models.subscription_contract_portal_plan import CommitmentNotAccepted
 from .portal import _parse_id
 from .portal_selfservice import SubscriptionSelfServicePortal
 
@@ -40,7 +41,9 @@ class SubscriptionPlanPortal(SubscriptionSelfServicePortal):
         request.env.invalidate_all()
         return preview, error
 
-    def _plan_render(self, contract, access_token, target, error=False):
+    def _plan_render(
+        self, contract, access_token, target, error=False, commitment_refused=False
+    ):
         allowed = contract._can_portal_change_plan()
         preview = False
         if allowed and target:
@@ -62,7 +65,9 @@ class SubscriptionPlanPortal(SubscriptionSelfServicePortal):
             prices=prices,
             target=target,
             preview=preview,
-            error=error,
+            # Said by the page (translated with it) rather than the message.
+            error=False if commitment_refused else error,
+            commitment_refused=commitment_refused,
         )
         return request.render("subscription_billing.portal_subscription_plan", values)
 
@@ -108,7 +113,11 @@ class SubscriptionPlanPortal(SubscriptionSelfServicePortal):
         except UserError as exc:
             request.env.invalidate_all()
             return self._plan_render(
-                contract, access_token, target, error=exc.args[0]
+                contract,
+                access_token,
+                target,
+                error=exc.args[0],
+                commitment_refused=isinstance(exc, CommitmentNotAccepted),
             )
         return request.redirect(
             self._selfservice_url(contract, access_token, message="plan_changed")

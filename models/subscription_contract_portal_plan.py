@@ -6,6 +6,10 @@ from ..lib import recurrence
 from .subscription_plan_portal_plan import SAME_RULE_FIELDS
 
 
+class CommitmentNotAccepted(UserError):
+    """The customer did not tick the box that accepts a longer commitment."""
+
+
 class SubscriptionContract(models.Model):
     """Customers move to another plan on the portal. The plan's line is
     replaced through the Amend wizard and its amendment engine (prorated by
@@ -96,7 +100,7 @@ class SubscriptionContract(models.Model):
         day = wizard.date
         new_end, longer = self._get_portal_plan_commitment(target, day)
         if longer and not accept_commitment:
-            raise UserError(
+            raise CommitmentNotAccepted(
                 _(
                     "The plan %(plan)s commits you until %(date)s: tick the box to "
                     "accept this commitment, or choose another plan.",

@@ -196,7 +196,8 @@ class TestPortalPlanChange(PlanChangeCommon, HttpCase):
         self.assertIn(new_end.strftime("%m/%d/%Y"), preview.text)
         refused = self._post(url, plan_id=str(self.plan_pro_24.id))
         self.assertEqual(refused.status_code, 200)
-        self.assertIn("tick the box to accept this commitment", refused.text)
+        self.assertIn("o_subscription_plan_refused", refused.text)
+        self.assertIn("Tick the box to accept the commitment", refused.text)
         self.assertEqual(self.contract.plan_id, self.plan_monthly)
         self.assertEqual(self.contract.date_end, self.end)
         self.assertFalse(self._amendment_moves())
@@ -262,3 +263,4 @@ class TestPortalPlanChangeTour(PlanChangeCommon, HttpCase):
         self.portal_user.lang = "fr_FR"
         self.customer.lang = "fr_FR"
         self._tour("fr")
+

@@ -9,7 +9,7 @@ const LABELS = {
         seeAmounts: "See the amounts",
         commits: "This plan commits you until",
         confirm: "Confirm the new plan",
-        tick: "tick the box",
+        tick: "Tick the box to accept the commitment",
         done: "Your new plan is recorded",
     },
     fr: {
@@ -17,7 +17,7 @@ const LABELS = {
         seeAmounts: "Voir les montants",
         commits: "Cette formule vous engage jusqu'au",
         confirm: "Confirmer la nouvelle formule",
-        tick: "cochez la case",
+        tick: "Cochez la case pour accepter",
         done: "Votre nouvelle formule est enregistrée",
     },
 };
