@@ -14,7 +14,9 @@ class SubscriptionPlanPortal(SubscriptionSelfServicePortal):
 
     def _plan_target(self, contract, plan_id):
         """The plan asked for (sudo), or an empty recordset when malformed."""
-        return request.env["subscription.plan"].sudo().browse(_parse_id(plan_id)).exists()
+        return (
+            request.env["subscription.plan"].sudo().browse(_parse_id(plan_id)).exists()
+        )
 
     def _plan_preview(self, contract, target):
         """(preview dict, error message): nothing the preview creates is kept."""
@@ -30,8 +32,7 @@ class SubscriptionPlanPortal(SubscriptionSelfServicePortal):
                     "amount_now": wizard.amount_now,
                     "note": wizard.amount_now_note,
                     "recurring": wizard.new_recurring_amount,
-                    "upgrade": wizard.new_recurring_amount
-                    >= wizard.recurring_amount,
+                    "upgrade": wizard.new_recurring_amount >= wizard.recurring_amount,
                     "commitment_end": new_end,
                     "longer": longer,
                 }

@@ -65,7 +65,9 @@ class SubscriptionContract(models.Model):
         product: its amounts are the preview, its confirmation the change."""
         self.ensure_one()
         if not self._can_portal_change_plan():
-            raise UserError(_("The plan of this subscription cannot be changed online."))
+            raise UserError(
+                _("The plan of this subscription cannot be changed online.")
+            )
         if not target or target not in self._get_portal_target_plans():
             raise UserError(
                 _(

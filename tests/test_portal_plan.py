@@ -137,8 +137,10 @@ class TestPortalPlanChange(PlanChangeCommon, HttpCase):
         self.assertAlmostEqual(moves.amount_untaxed, expected, places=2)
         self.assertTrue(
             self.contract.message_ids.filtered(
-                lambda m: "moved from the plan" in str(m.body)
-                and "Claire Martin" in str(m.body)
+                lambda m: (
+                    "moved from the plan" in str(m.body)
+                    and "Claire Martin" in str(m.body)
+                )
             )
         )
 
@@ -201,9 +203,7 @@ class TestPortalPlanChange(PlanChangeCommon, HttpCase):
         self.assertEqual(self.contract.plan_id, self.plan_monthly)
         self.assertEqual(self.contract.date_end, self.end)
         self.assertFalse(self._amendment_moves())
-        done = self._post(
-            url, plan_id=str(self.plan_pro_24.id), accept_commitment="1"
-        )
+        done = self._post(url, plan_id=str(self.plan_pro_24.id), accept_commitment="1")
         self.assertIn("o_subscription_plan_done", done.text)
         self.assertEqual(self.contract.plan_id, self.plan_pro_24)
         self.assertEqual(self.contract.date_end, new_end)
@@ -218,9 +218,7 @@ class TestPortalPlanChange(PlanChangeCommon, HttpCase):
     def test_nobody_else_changes_the_plan(self):
         base = f"/my/subscriptions/{self.contract.id}/plan"
         self.contract._portal_ensure_token()
-        self.assertIn(
-            self._get(f"{base}?access_token=wrong").status_code, (403, 404)
-        )
+        self.assertIn(self._get(f"{base}?access_token=wrong").status_code, (403, 404))
         self.authenticate("plan_stranger", "plan_stranger")
         self.assertEqual(self._get(base).status_code, 403)
         response = self._post(base, plan_id=str(self.plan_pro.id))
@@ -251,7 +249,9 @@ class TestPortalPlanChangeTour(PlanChangeCommon, HttpCase):
     commitment, refused until it is accepted."""
 
     def _tour(self, lang):
-        self.start_tour("/my", f"subscription_plan_change_{lang}", login="plan_customer")
+        self.start_tour(
+            "/my", f"subscription_plan_change_{lang}", login="plan_customer"
+        )
         self.assertEqual(self.contract.plan_id, self.plan_pro_24)
         self.assertEqual(self.contract.recurring_amount_untaxed, 250.0)
 
@@ -263,4 +263,3 @@ class TestPortalPlanChangeTour(PlanChangeCommon, HttpCase):
         self.portal_user.lang = "fr_FR"
         self.customer.lang = "fr_FR"
         self._tour("fr")
-
