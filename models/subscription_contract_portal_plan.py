@@ -111,7 +111,6 @@ class SubscriptionContract(models.Model):
                 )
             )
         old_plan = self.plan_id
-        wizard.action_confirm()
         # The contract keeps its own rule (copied when it was signed) unless
         # the customer accepted the target plan's longer commitment.
         rule = target._get_contract_rule_vals()
@@ -120,6 +119,9 @@ class SubscriptionContract(models.Model):
             vals.update(rule, date_end=new_end)
         vals["plan_id"] = target.id
         self.sudo().write(vals)
+        # The new plan is the contract's when its lines change (and the
+        # customer's amendment notice goes out).
+        wizard.action_confirm()
         body = _(
             "The customer moved from the plan %(old)s to %(new)s online, from "
             "%(date)s.",

@@ -135,6 +135,15 @@ class TestPortalPlanChange(PlanChangeCommon, HttpCase):
         self.assertEqual(len(moves), 1)
         self.assertEqual(moves.move_type, "out_invoice")
         self.assertAlmostEqual(moves.amount_untaxed, expected, places=2)
+        notice = self.env["mail.mail"].search(
+            [
+                ("model", "=", self.contract._name),
+                ("res_id", "=", self.contract.id),
+                ("recipient_ids", "in", self.customer.ids),
+                ("subject", "ilike", "is amended"),
+            ]
+        )
+        self.assertEqual(len(notice), 1)
         self.assertTrue(
             self.contract.message_ids.filtered(
                 lambda m: (
