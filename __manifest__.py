@@ -68,6 +68,7 @@
         "views/account_move_send_views.xml",
         "views/subscription_portal_templates.xml",
         "views/subscription_portal_selfservice_templates.xml",
+        "views/subscription_portal_plan_templates.xml",
         "views/subscription_billing_menus.xml",
         "views/subscription_contract_amendment_views.xml",
         "views/subscription_plan_portal_views.xml",

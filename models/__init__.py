@@ -72,3 +72,5 @@ from . import subscription_contract_usage
 from . import subscription_contract_demo_usage
 from . import res_partner_signup
 from . import subscription_contract_token
+from . import subscription_plan_portal_plan
+from . import subscription_contract_portal_plan

@@ -41,3 +41,4 @@ from . import test_usage_portal
 from . import test_sending_locks
 from . import test_sending_server
 from . import test_sending_writes
+from . import test_portal_plan
