@@ -93,7 +93,9 @@ class TestPortalSelfServiceTour(PaymentCommon, HttpCase):
             [("partner_id", "=", self.customer.id)]
         )
         self.assertEqual(mandate.state, "active")
-        self.assertIn("Signed online", " ".join(mandate.message_ids.mapped("body")))
+        # The acceptance is recorded in the customer's language.
+        signed = {"en": "Signed online", "fr": "Signé en ligne"}[lang]
+        self.assertIn(signed, " ".join(mandate.message_ids.mapped("body")))
 
     def test_payment_in_english(self):
         self._payment_tour("en")
