@@ -42,3 +42,4 @@ from . import test_sending_locks
 from . import test_sending_server
 from . import test_sending_writes
 from . import test_portal_plan
+from . import test_selfservice_einvoice
