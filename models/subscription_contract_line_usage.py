@@ -1,5 +1,6 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import SQL
 
 from ..lib import usage
 
@@ -119,10 +120,35 @@ class SubscriptionContractLine(models.Model):
     def _get_tiers(self):
         """``[(up_to or None, price)]`` in order, for ``lib.usage``."""
         self.ensure_one()
+        prefetched = self.env.cr.cache.get("subscription_usage_tiers")
+        if prefetched is not None and self.id in prefetched:
+            return prefetched[self.id]
         tiers = self.tier_ids.sorted(
             lambda t: (not t.up_to_quantity, t.up_to_quantity, t.id)
         )
         return [(t.up_to_quantity or None, t.price_unit) for t in tiers]
+
+    def _read_tiers(self):
+        """{line id: tiers} of these lines (as ``_get_tiers``), in one query."""
+        result = {line_id: [] for line_id in self.ids}
+        if not self:
+            return result
+        self.env["subscription.contract.line.tier"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT line_id, up_to_quantity, price_unit
+                  FROM subscription_contract_line_tier
+                 WHERE line_id = ANY(%s)
+                 ORDER BY line_id, COALESCE(up_to_quantity, 0) = 0,
+                          up_to_quantity, id
+                """,
+                self.ids,
+            )
+        )
+        for line_id, up_to, price in self.env.cr.fetchall():
+            result[line_id].append((up_to or None, price))
+        return result
 
     def _get_usage_charge(self, used, ratio):
         """The ``lib.usage.Charge`` of ``used`` units over a period of which

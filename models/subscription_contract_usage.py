@@ -125,11 +125,13 @@ class SubscriptionContract(models.Model):
             self._read_unbilled_usage(metered),
         )
         cache["subscription_usage_planned"] = set()
+        cache["subscription_usage_tiers"] = metered._read_tiers()
         try:
             return super()._prepare_billing(today=today, ahead=ahead)
         finally:
             cache.pop("subscription_usage_unbilled", None)
             cache.pop("subscription_usage_planned", None)
+            cache.pop("subscription_usage_tiers", None)
 
     def _get_usage_buckets(self, cutoff):
         """The usage to bill on an invoice made on ``cutoff``: for each metered

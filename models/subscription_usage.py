@@ -92,9 +92,14 @@ class SubscriptionUsage(models.Model):
                 END $$;
                 DROP TRIGGER IF EXISTS subscription_usage_no_rebill
                     ON subscription_usage;
+                -- WHEN: the billing's claim (NULL to a line) calls no function.
                 CREATE TRIGGER subscription_usage_no_rebill
                     BEFORE UPDATE OF invoice_line_id ON subscription_usage
-                    FOR EACH ROW EXECUTE FUNCTION subscription_usage_no_rebill();
+                    FOR EACH ROW
+                    WHEN (OLD.invoice_line_id IS NOT NULL
+                          AND NEW.invoice_line_id IS NOT NULL
+                          AND OLD.invoice_line_id <> NEW.invoice_line_id)
+                    EXECUTE FUNCTION subscription_usage_no_rebill();
                 """
             )
         )

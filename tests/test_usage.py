@@ -269,6 +269,27 @@ class TestUsageBilling(SubscriptionCommon):
         self.assertEqual(head.quantity, 0)
         self.assertIn("Nothing to pay beyond the allowance", head.name)
 
+    def test_batch_tier_read_orders_as_the_line(self):
+        """Billing reads the tiers of a batch in one query: the same tiers, in
+        the same order (the open-ended tier last), as each line reads them."""
+        __, copies = self._metered_contract()
+        __, other = self._metered_contract(
+            mode="volume",
+            partner=self.env["res.partner"].create({"name": "Imprimerie Roux"}),
+        )
+        other.tier_ids = [
+            Command.clear(),
+            Command.create({"up_to_quantity": 0, "price_unit": 0.01}),
+            Command.create({"up_to_quantity": 500, "price_unit": 0.04}),
+            Command.create({"up_to_quantity": 100, "price_unit": 0.06}),
+        ]
+        lines = copies | other
+        with self.assertQueryCount(1):
+            tiers = lines._read_tiers()
+        self.assertEqual(tiers[copies.id], [(2000, 0.05), (None, 0.03)])
+        self.assertEqual(tiers[other.id], [(100, 0.06), (500, 0.04), (None, 0.01)])
+        self.assertEqual(tiers, {line.id: line._get_tiers() for line in lines})
+
     def test_preview_and_form_show_the_current_usage(self):
         contract, copies = self._metered_contract()
         self._record(copies, ("2027-01-05 10:00:00", 1500, "a"))
