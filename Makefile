@@ -7,7 +7,7 @@
 #   make stop    stop the private PostgreSQL cluster
 #   make pot     export i18n/subscription_billing.pot (throwaway database)
 #   make bench   tools/bench.py with N=$(N), once that script exists
-#                (USAGE=1: tools/bench_usage.py, metered billing, CONTRACTS/RECORDS)
+#                (USAGE=1: tools/bench_usage.py, metered billing, CONTRACTS/RECORDS/ONE_LINE)
 #                (make test and make bench use .tools/wkhtmltox/bin first, the
 #                patched wkhtmltopdf that .ci/run installs)
 #   make bench-import  tools/bench_import.py: N contracts x 2 lines + N/2 mandates

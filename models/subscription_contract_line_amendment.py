@@ -123,7 +123,7 @@ class SubscriptionContractLine(models.Model):
 
     def write(self, vals):
         if self.env.context.get("subscription_amendment_done") or not any(
-            field in vals for field in AMENDED_FIELDS
+            field in vals for field in self._get_amended_fields()
         ):
             return super().write(vals)
         running = self.filtered(lambda ln: ln.contract_id.state in RUNNING_STATES)
@@ -188,6 +188,16 @@ class SubscriptionContractLine(models.Model):
             .search_count([("subscription_line_id", "=", self.id)], limit=1)
         )
 
+    def _get_amended_fields(self):
+        """The fields whose change, on a running contract, applies from the
+        amendment date through a new version of the line."""
+        return AMENDED_FIELDS
+
+    def _get_amendment_texts(self, field, value):
+        """('old', 'new') texts of a change of ``field`` to ``value`` (a field
+        added by ``_get_amended_fields``)."""
+        return str(self[field]), str(value)
+
     def _get_amendment_changes(self, vals):
         """Human-readable 'old -> new' of the amended values, for the chatter."""
         self.ensure_one()
@@ -200,11 +210,13 @@ class SubscriptionContractLine(models.Model):
             "product_uom_id": _("unit"),
             "tax_ids": _("taxes"),
         }
-        for field in AMENDED_FIELDS:
+        for field in self._get_amended_fields():
             if field not in vals:
                 continue
             old_value = self[field]
-            if field in ("product_id", "product_uom_id"):
+            if field not in labels:
+                old_text, new_text = self._get_amendment_texts(field, vals[field])
+            elif field in ("product_id", "product_uom_id"):
                 new_value = self.env[self._fields[field].comodel_name].browse(
                     vals[field]
                 )
@@ -225,7 +237,8 @@ class SubscriptionContractLine(models.Model):
                     _(
                         "%(product)s: %(field)s %(old)s → %(new)s",
                         product=self.product_id.display_name,
-                        field=labels[field],
+                        field=labels.get(field)
+                        or self._fields[field]._description_string(self.env).lower(),
                         old=old_text,
                         new=new_text,
                     )

@@ -1,6 +1,6 @@
-from odoo import _, api, fields, models
+from odoo import Command, _, api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools import SQL
+from odoo.tools import SQL, formatLang
 
 from ..lib import usage
 
@@ -9,6 +9,16 @@ TIER_MODES = [
     ("graduated", "Graduated: each unit at the price of its tier"),
     ("volume", "Volume: every unit at the price of the tier reached"),
 ]
+
+
+# Changed on a running contract, they apply from the amendment date.
+METERED_TERMS = (
+    "billing_type",
+    "included_quantity",
+    "minimum_amount",
+    "tier_mode",
+    "tier_ids",
+)
 
 
 class SubscriptionContractLineTier(models.Model):
@@ -116,6 +126,125 @@ class SubscriptionContractLine(models.Model):
                 ) from None
 
     # === BUSINESS METHODS === #
+
+    def _get_amended_fields(self):
+        """The metered terms change from the amendment date too: the periods
+        around it are priced by the day with the terms of each version."""
+        return (*super()._get_amended_fields(), *METERED_TERMS)
+
+    def _get_amendment_texts(self, field, value):
+        if field not in METERED_TERMS:
+            return super()._get_amendment_texts(field, value)
+        if field == "tier_ids":
+            return (
+                self._format_tiers(self._get_tiers()),
+                self._format_tiers(
+                    sorted(
+                        (
+                            (tier["up_to_quantity"] or None, tier["price_unit"])
+                            for tier in self._apply_tier_commands(value)
+                        ),
+                        key=lambda t: (t[0] is None, t[0] or 0.0),
+                    )
+                ),
+            )
+        if field == "minimum_amount":
+            return self.currency_id.format(self[field]), self.currency_id.format(value)
+        if field == "included_quantity":
+            return (
+                formatLang(self.env, self[field], digits=2),
+                formatLang(self.env, value or 0.0, digits=2),
+            )
+        labels = dict(self._fields[field]._description_selection(self.env))
+        return labels.get(self[field], ""), labels.get(value, "")
+
+    def _format_tiers(self, tiers):
+        """'up to 2,000.00: 0.05; above: 0.03' (for the chatter)."""
+        return (
+            "; ".join(
+                _(
+                    "up to %(limit)s: %(price)s",
+                    limit=formatLang(self.env, up_to, digits=2),
+                    price=price,
+                )
+                if up_to
+                else _("above: %(price)s", price=price)
+                for up_to, price in tiers
+            )
+            or "-"
+        )
+
+    def _apply_tier_commands(self, commands):
+        """``[{up_to_quantity, price_unit}]``: the tiers of this line once the
+        x2many ``commands`` are applied, for a new version of the line."""
+        tiers = {
+            tier.id: {
+                "up_to_quantity": tier.up_to_quantity,
+                "price_unit": tier.price_unit,
+            }
+            for tier in self.tier_ids
+        }
+        created = []
+        model = self.env["subscription.contract.line.tier"]
+
+        def read(ids):
+            return {
+                tier.id: {
+                    "up_to_quantity": tier.up_to_quantity,
+                    "price_unit": tier.price_unit,
+                }
+                for tier in model.browse(ids)
+            }
+
+        for command in commands or []:
+            code = command[0]
+            if code == Command.CREATE:
+                created.append(
+                    {
+                        "up_to_quantity": command[2].get("up_to_quantity") or 0.0,
+                        "price_unit": command[2].get("price_unit") or 0.0,
+                    }
+                )
+            elif code == Command.UPDATE:
+                tier = tiers.setdefault(command[1], read([command[1]])[command[1]])
+                tier.update(
+                    {
+                        key: command[2][key]
+                        for key in ("up_to_quantity", "price_unit")
+                        if key in command[2]
+                    }
+                )
+            elif code in (Command.DELETE, Command.UNLINK):
+                tiers.pop(command[1], None)
+            elif code == Command.LINK:
+                tiers.update(read([command[1]]))
+            elif code == Command.CLEAR:
+                tiers.clear()
+            elif code == Command.SET:
+                tiers = read(command[2])
+        return [*tiers.values(), *created]
+
+    def _prepare_amended_line_vals(self, vals, day):
+        """A new version of a metered line keeps the terms not changed, its
+        tiers among them (copied, the commands of ``vals`` applied)."""
+        new_vals = super()._prepare_amended_line_vals(vals, day)
+        if (
+            self.billing_type == "metered"
+            or vals.get("billing_type") == "metered"
+            or "tier_ids" in vals
+        ):
+            for field in (
+                "billing_type",
+                "included_quantity",
+                "minimum_amount",
+                "tier_mode",
+            ):
+                new_vals.setdefault(field, self[field])
+            new_vals["tier_ids"] = [
+                Command.create(tier)
+                for tier in self._apply_tier_commands(vals.get("tier_ids"))
+            ]
+        return new_vals
 
     def _get_tiers(self):
         """``[(up_to or None, price)]`` in order, for ``lib.usage``."""

@@ -1,4 +1,5 @@
 import uuid
+from collections import defaultdict
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -116,8 +117,16 @@ class SubscriptionUsage(models.Model):
             {vals.get("contract_line_id") for vals in vals_list}
         )
         rules = self._get_line_rules(lines)
-        for vals in vals_list:
-            day = self._to_day(rules, vals.get("contract_line_id"), vals["date"])
+        days = [
+            self._to_day(rules, vals.get("contract_line_id"), vals["date"])
+            for vals in vals_list
+        ]
+        line_ids = self._route_to_versions(
+            rules, [vals.get("contract_line_id") for vals in vals_list], days
+        )
+        for vals, line_id, day in zip(vals_list, line_ids, days, strict=True):
+            if line_id:
+                vals["contract_line_id"] = line_id
             self._check_usage(rules, vals.get("contract_line_id"), day, vals)
             vals["usage_date"] = day
         return super().create(vals_list)
@@ -196,6 +205,7 @@ class SubscriptionUsage(models.Model):
             )
         )
         days = [row[0] for row in cr.fetchall()]
+        line_ids = self._route_to_versions(rules, line_ids, days)
         errors = []
         for index, (line_id, day, qty) in enumerate(
             zip(line_ids, days, quantities, strict=True)
@@ -251,6 +261,60 @@ class SubscriptionUsage(models.Model):
             last = [d for d in (line.date_end, contract._get_billing_last_day()) if d]
             rules[line.id] = (line, line._get_start(), min(last) if last else None)
         return rules
+
+    @api.model
+    def _route_to_versions(self, rules, line_ids, days):
+        """The line ids of the records, each moved to the version of its line
+        in force on its day: an amended line is a new version of it (see
+        ``previous_line_id``), and integrators keep sending usage to the line
+        id they know. ``rules`` is completed with the versions used."""
+        stray = {
+            line_id
+            for line_id, day in zip(line_ids, days, strict=True)
+            if line_id in rules
+            and (
+                day < rules[line_id][1]
+                or (rules[line_id][2] and day > rules[line_id][2])
+            )
+        }
+        if not stray:
+            return line_ids
+        self.env["subscription.contract.line"].flush_model(["previous_line_id"])
+        self.env.cr.execute(
+            SQL(
+                """
+                WITH RECURSIVE family(root, id) AS (
+                    SELECT id, id FROM subscription_contract_line
+                     WHERE id = ANY(%s)
+                    UNION
+                    SELECT f.root, l.id
+                      FROM family f
+                      JOIN subscription_contract_line cur ON cur.id = f.id
+                      JOIN subscription_contract_line l
+                        ON l.previous_line_id = cur.id OR l.id = cur.previous_line_id
+                )
+                SELECT root, id FROM family WHERE root <> id
+                """,
+                list(stray),
+            )
+        )
+        families = defaultdict(list)
+        for root, line_id in self.env.cr.fetchall():
+            families[root].append(line_id)
+        versions = self.env["subscription.contract.line"].browse(
+            {line_id for ids in families.values() for line_id in ids}
+        )
+        rules.update(self._get_line_rules(versions))
+        routed = []
+        for line_id, day in zip(line_ids, days, strict=True):
+            if line_id in stray:
+                for version in families.get(line_id, []):
+                    __, first, last = rules[version]
+                    if first <= day and (not last or day <= last):
+                        line_id = version
+                        break
+            routed.append(line_id)
+        return routed
 
     @api.model
     def _to_day(self, rules, line_id, value):

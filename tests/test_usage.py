@@ -290,6 +290,83 @@ class TestUsageBilling(SubscriptionCommon):
         self.assertEqual(tiers[other.id], [(100, 0.06), (500, 0.04), (None, 0.01)])
         self.assertEqual(tiers, {line.id: line._get_tiers() for line in lines})
 
+    def test_amended_terms_apply_by_the_day_and_usage_follows_the_version(self):
+        """Amending the allowance and a tier on February 15th ends the line on
+        the 14th and continues it with the new terms; the integrator keeps
+        sending usage to the line id it knows, each record lands on the version
+        in force on its day, and February is billed per version by the day."""
+        self.user_billing.email = "bernard.billing@example.com"
+        contract, copies = self._metered_contract()
+        self._run_cron("2027-01-01")
+        first_tier = copies.tier_ids.filtered(lambda t: t.up_to_quantity == 2000)
+        with freeze_time("2027-02-15"):
+            contract.with_context(subscription_amendment_date="2027-02-15").with_user(
+                self.user_billing
+            ).line_ids.filtered(lambda line: line == copies).write(
+                {
+                    "included_quantity": 2000,
+                    "tier_ids": [Command.update(first_tier.id, {"price_unit": 0.04})],
+                }
+            )
+        new = contract.line_ids.filtered(lambda line: line.previous_line_id == copies)
+        self.assertEqual(copies.date_end, D("2027-02-14"))
+        self.assertEqual(
+            (new.billing_type, new.included_quantity, new.date_start),
+            ("metered", 2000, D("2027-02-15")),
+        )
+        self.assertEqual(new._get_tiers(), [(2000, 0.04), (None, 0.03)])
+        self.assertEqual(copies._get_tiers(), [(2000, 0.05), (None, 0.03)])
+        self.assertIn(
+            "included per period 1,000.00 → 2,000.00",
+            contract.message_ids[0].body.lower(),
+        )
+        self.assertIn("up to 2,000.00: 0.04", contract.message_ids[0].body)
+        # Sent to the old id after the change, to the new id before it.
+        self._record(copies, ("2027-02-20 10:00:00", 1500, "after"))
+        self._record(new, ("2027-02-05 10:00:00", 1000, "before"))
+        # And through the ORM (CSV import, integrators' Python).
+        self.env["subscription.usage"].with_user(self.user_billing).create(
+            {
+                "contract_line_id": copies.id,
+                "date": "2027-02-21 10:00:00",
+                "quantity": 100,
+                "idempotency_key": "orm",
+            }
+        )
+        usage = self.env["subscription.usage"].search(
+            [("contract_id", "=", contract.id)]
+        )
+        self.assertEqual(
+            {u.idempotency_key: u.contract_line_id for u in usage},
+            {"after": new, "before": copies, "orm": new},
+        )
+        # The same record sent again is still recorded once.
+        self.assertEqual(
+            self._record(copies, ("2027-02-20 10:00:00", 1500, "after"))["skipped"], 1
+        )
+        self._run_cron("2027-02-01")
+        self._run_cron("2027-03-01")
+        march = self._invoices(contract)[-1]
+        heads = self._usage_lines(march).filtered("subscription_usage_head")
+        self.assertEqual(
+            [
+                (h.subscription_usage_line_id, h.subscription_usage_used)
+                for h in heads.sorted("subscription_usage_start")
+            ],
+            [(copies, 1000), (new, 1600)],
+        )
+        old_lines = self._usage_lines(march).filtered(
+            lambda ln: ln.subscription_usage_line_id == copies
+        )
+        # 14 days of 28: 500 included, 500 billable at 0.05.
+        self.assertIn("500.00 included, 500.00 billable", old_lines[0].name)
+        self.assertEqual(sum(old_lines.mapped("price_subtotal")), 25.0)
+        new_lines = self._usage_lines(march) - old_lines
+        # 14 days of 28: 1,000 included, 600 billable at the new 0.04.
+        self.assertIn("1,000.00 included, 600.00 billable", new_lines[0].name)
+        self.assertEqual(sum(new_lines.mapped("price_subtotal")), 24.0)
+        self._assert_exact_lines(march)
+
     def test_preview_and_form_show_the_current_usage(self):
         contract, copies = self._metered_contract()
         self._record(copies, ("2027-01-05 10:00:00", 1500, "a"))
