@@ -100,8 +100,16 @@ class Charge:
             Decimal(0),
         )
 
-    def total(self, digits):
-        return self.amount(digits) + self.minimum_topup
+    def total(self, digits, discount=0):
+        """The untaxed total as invoiced: each piece and the top-up less the
+        line's ``discount`` (percent), rounded line by line."""
+        if not discount:
+            return self.amount(digits) + self.minimum_topup
+        factor = 1 - _dec(discount) / 100
+        lines = [qty * price for __, qty, price in self.pieces]
+        if self.minimum_topup:
+            lines.append(self.minimum_topup)
+        return sum((_round(line * factor, digits) for line in lines), Decimal(0))
 
     def __repr__(self):
         return (

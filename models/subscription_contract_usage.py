@@ -84,7 +84,9 @@ class SubscriptionContract(models.Model):
             "full_end": full_end,
         }
         charge = line._get_usage_charge(qty, self._get_segment_ratio(segment))
-        return qty, float(charge.total(self.currency_id.decimal_places))
+        return qty, float(
+            charge.total(self.currency_id.decimal_places, discount=line.discount)
+        )
 
     @api.model
     def _read_unbilled_usage(self, lines):
@@ -348,6 +350,8 @@ class SubscriptionContract(models.Model):
             "sequence": line.sequence,
             "product_id": line.product_id.id,
             "product_uom_id": line.product_uom_id.id,
+            # The line's discount applies to all it bills, the minimum too.
+            "discount": line.discount,
             "tax_ids": [fields.Command.set(line.tax_ids.ids)],
             "subscription_usage_line_id": line.id,
             "subscription_usage_start": bucket["start"],

@@ -367,6 +367,41 @@ class TestUsageBilling(SubscriptionCommon):
         self.assertEqual(sum(new_lines.mapped("price_subtotal")), 24.0)
         self._assert_exact_lines(march)
 
+    def test_line_discount_applies_to_the_usage_and_the_minimum(self):
+        """A 10 % discount on the metered line: every line it bills, the top-up
+        to the minimum too, is 10 % off, on the PDF's lines and in the CII
+        (quantity x net price = line total); the amount so far says the same."""
+        contract, copies = self._metered_contract(minimum=150.0)
+        copies.discount = 10
+        self._record(copies, ("2027-01-05 10:00:00", 3517, "a"))
+        with freeze_time("2027-01-20"):
+            copies.invalidate_recordset(["current_usage_amount"])
+            # 100.00 + 15.51 + the top-up 34.49, each less 10 %
+            self.assertAlmostEqual(copies.current_usage_amount, 90.0 + 13.96 + 31.04)
+        self._run_cron("2027-01-01")
+        self._run_cron("2027-02-01")
+        invoice = self._invoices(contract)[-1]
+        lines = self._usage_lines(invoice)
+        self.assertEqual(lines.mapped("discount"), [10.0, 10.0, 10.0])
+        self.assertEqual(lines.mapped("price_subtotal"), [90.0, 13.96, 31.04])
+        self.assertAlmostEqual(invoice.amount_untaxed, 100.0 + 135.0)
+        xml, __ = self.env["account.edi.xml.cii"]._export_invoice(invoice)
+        tree = etree.fromstring(xml)
+        for item in tree.xpath("//*[local-name()='IncludedSupplyChainTradeLineItem']"):
+
+            def value(path, item=item):
+                return float(item.xpath(f".//*[local-name()='{path}']")[0].text)
+
+            net = float(
+                item.xpath(
+                    ".//*[local-name()='NetPriceProductTradePrice']"
+                    "/*[local-name()='ChargeAmount']"
+                )[0].text
+            )
+            self.assertAlmostEqual(
+                value("BilledQuantity") * net, value("LineTotalAmount"), delta=0.01
+            )
+
     def test_preview_and_form_show_the_current_usage(self):
         contract, copies = self._metered_contract()
         self._record(copies, ("2027-01-05 10:00:00", 1500, "a"))

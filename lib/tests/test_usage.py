@@ -103,3 +103,13 @@ def test_bad_tiers_refused():
         u.check_tiers([(None, 1), (50, 1)])
     with pytest.raises(ValueError):
         u.split_tiers(1, [(1, 1)], 1, "stairs")
+
+
+def test_discount_applies_to_each_invoiced_line_and_the_minimum():
+    # 2,600 billable: 2,000 x 0.05 + 600 x 0.03 = 118.00, less 10 %: 90.00 + 16.20
+    c = u.charge(3600, "0.10", included=1000, tiers=TIERS)
+    assert c.total(2, discount=10) == D("106.20")
+    # Below the minimum: 500 x 0.05 = 25.00 topped up to 40.00, both less 15 %
+    c = u.charge(1500, "0.10", included=1000, tiers=TIERS, minimum=40)
+    assert c.total(2, discount=15) == D("21.25") + D("12.75")
+    assert c.total(2, discount=0) == c.total(2) == D("40.00")
