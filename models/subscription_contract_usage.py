@@ -444,20 +444,44 @@ class SubscriptionContract(models.Model):
 
     @api.model
     def _cron_bill_final_usage(self, batch_size=200):
-        """Daily: the usage of contracts that have no period left to bill."""
-        self.env["subscription.usage"].flush_model()
+        """Daily: the usage of contracts that have no period left to bill, and
+        the minimum of their last days when nothing was used then (looked for
+        during 60 days after the last day)."""
+        self.env.flush_all()
         self.env.cr.execute(
             SQL(
                 """
-                SELECT DISTINCT c.id
-                  FROM subscription_usage u
-                  JOIN subscription_contract c ON c.id = u.contract_id
-                 WHERE u.invoice_line_id IS NULL
-                   AND c.next_invoice_date IS NULL
-                   AND c.state IN ('active', 'closed')
-                 ORDER BY c.id
+                SELECT id FROM (
+                    SELECT c.id
+                      FROM subscription_usage u
+                      JOIN subscription_contract c ON c.id = u.contract_id
+                     WHERE u.invoice_line_id IS NULL
+                       AND c.next_invoice_date IS NULL
+                       AND c.state IN ('active', 'closed')
+                    UNION
+                    SELECT c.id
+                      FROM subscription_contract c
+                      JOIN subscription_contract_line l ON l.contract_id = c.id
+                     WHERE c.next_invoice_date IS NULL
+                       AND c.state IN ('active', 'closed')
+                       AND l.billing_type = 'metered'
+                       AND l.minimum_amount > 0
+                       AND LEAST(l.date_end, c.close_date, c.date_end)
+                           >= GREATEST(COALESCE(l.date_start, c.date_start),
+                                       %s::date - 60)
+                       AND NOT EXISTS (
+                           SELECT 1
+                             FROM account_move_line aml
+                             JOIN account_move m ON m.id = aml.move_id
+                            WHERE aml.subscription_line_id = l.id
+                              AND m.state != 'cancel'
+                              AND aml.subscription_date_to
+                                  >= LEAST(l.date_end, c.close_date, c.date_end))
+                ) AS todo
+                 ORDER BY id
                  LIMIT %s
                 """,
+                self.env.company._subscription_today(),
                 batch_size + 1,
             )
         )

@@ -448,6 +448,38 @@ class TestUsageBilling(SubscriptionCommon):
             final,
         )
 
+    def test_minimum_of_the_last_days_billed_with_no_usage(self):
+        """Closed on February 15th with nothing used in February: the minimum of
+        its 15 days is still billed, once, by the daily run."""
+        contract, copies = self._metered_contract(minimum=28.0)
+        self._record(copies, ("2027-01-05 10:00:00", 1500, "jan"))
+        self._run_cron("2027-01-01")
+        with freeze_time("2027-01-20"):
+            contract._close(self.close_reason.id, "2027-02-15")
+        self._run_cron("2027-02-01")
+        self.assertEqual(len(self._invoices(contract)), 2)
+        with freeze_time("2027-02-20"):
+            self.env["subscription.contract"]._cron_bill_final_usage()
+            self.env["subscription.contract"]._cron_bill_final_usage()
+        moves = self.env["account.move"].search(
+            [("subscription_contract_id", "=", contract.id)], order="id"
+        )
+        self.assertEqual(len(moves), 3)
+        lines = self._usage_lines(moves[-1])
+        # 15/28 of 28.00
+        self.assertEqual(lines.mapped("price_subtotal"), [15.0])
+        self.assertIn("Minimum charge for the period", lines.name)
+        self.assertIn("Usage from 02/01/2027 to 02/15/2027", lines.name)
+        # Long after, nothing more.
+        with freeze_time("2027-03-20"):
+            self.env["subscription.contract"]._cron_bill_final_usage()
+        self.assertEqual(
+            self.env["account.move"].search_count(
+                [("subscription_contract_id", "=", contract.id)]
+            ),
+            3,
+        )
+
     def test_usage_lines_in_the_cii_add_up(self):
         """Each tier line of the Factur-X (CII): quantity x net price is the
         line total, exactly."""
