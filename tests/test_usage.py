@@ -91,6 +91,25 @@ class TestUsageBilling(SubscriptionCommon):
     def _usage_lines(self, invoice):
         return invoice.invoice_line_ids.filtered("subscription_usage_line_id")
 
+    def _assert_cii_lines_add_up(self, invoice):
+        """Each line item of the invoice's CII: quantity x net price is the line
+        total (within 0.01); returns the line items."""
+        xml, __ = self.env["account.edi.xml.cii"]._export_invoice(invoice)
+        items = etree.fromstring(xml).xpath(
+            "//*[local-name()='IncludedSupplyChainTradeLineItem']"
+        )
+        for item in items:
+
+            def value(*names, item=item):
+                path = "/".join(f"*[local-name()='{name}']" for name in names)
+                return float(item.xpath(f".//{path}")[0].text)
+
+            net = value("NetPriceProductTradePrice", "ChargeAmount")
+            self.assertAlmostEqual(
+                value("BilledQuantity") * net, value("LineTotalAmount"), delta=0.01
+            )
+        return items
+
     def _assert_exact_lines(self, invoice):
         for line in invoice.invoice_line_ids:
             self.assertAlmostEqual(
@@ -385,22 +404,7 @@ class TestUsageBilling(SubscriptionCommon):
         self.assertEqual(lines.mapped("discount"), [10.0, 10.0, 10.0])
         self.assertEqual(lines.mapped("price_subtotal"), [90.0, 13.96, 31.04])
         self.assertAlmostEqual(invoice.amount_untaxed, 100.0 + 135.0)
-        xml, __ = self.env["account.edi.xml.cii"]._export_invoice(invoice)
-        tree = etree.fromstring(xml)
-        for item in tree.xpath("//*[local-name()='IncludedSupplyChainTradeLineItem']"):
-
-            def value(path, item=item):
-                return float(item.xpath(f".//*[local-name()='{path}']")[0].text)
-
-            net = float(
-                item.xpath(
-                    ".//*[local-name()='NetPriceProductTradePrice']"
-                    "/*[local-name()='ChargeAmount']"
-                )[0].text
-            )
-            self.assertAlmostEqual(
-                value("BilledQuantity") * net, value("LineTotalAmount"), delta=0.01
-            )
+        self.assertEqual(len(self._assert_cii_lines_add_up(invoice)), 4)
 
     def test_preview_and_form_show_the_current_usage(self):
         contract, copies = self._metered_contract()
@@ -488,24 +492,7 @@ class TestUsageBilling(SubscriptionCommon):
         self._run_cron("2027-01-01")
         self._run_cron("2027-02-01")
         invoice = self._invoices(contract)[-1]
-        xml, __ = self.env["account.edi.xml.cii"]._export_invoice(invoice)
-        tree = etree.fromstring(xml)
-        items = tree.xpath("//*[local-name()='IncludedSupplyChainTradeLineItem']")
         # Maintenance, tier 1 (2,000 x 0.05), tier 2 (517 x 0.03), minimum top-up
-        self.assertEqual(len(items), 4)
-        for item in items:
-
-            def value(name, item=item):
-                return float(item.xpath(f".//*[local-name()='{name}']")[0].text)
-
-            net = float(
-                item.xpath(
-                    ".//*[local-name()='NetPriceProductTradePrice']"
-                    "/*[local-name()='ChargeAmount']"
-                )[0].text
-            )
-            self.assertAlmostEqual(
-                value("BilledQuantity") * net, value("LineTotalAmount"), delta=0.01
-            )
+        self.assertEqual(len(self._assert_cii_lines_add_up(invoice)), 4)
         # 100.00 + 15.51 = 115.51, topped up to the minimum of 150.00
         self.assertAlmostEqual(invoice.amount_untaxed, 100.0 + 150.0)

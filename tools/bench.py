@@ -334,14 +334,17 @@ def main():
                 f"{queries / max(reminded, 1):.1f} queries/invoice"
             )
     if not args.keep:
-        from odoo.modules.registry import Registry
-        from odoo.sql_db import close_db
+        drop_database(db)
 
-        Registry.delete(db)
-        close_db(db)
-        subprocess.run(
-            ["dropdb", "--if-exists", *db_connection_args(), db], check=False
-        )
+
+def drop_database(db):
+    """Close Odoo's registry and connections of ``db`` and drop it."""
+    from odoo.modules.registry import Registry
+    from odoo.sql_db import close_db
+
+    Registry.delete(db)
+    close_db(db)
+    subprocess.run(["dropdb", "--if-exists", *db_connection_args(), db], check=False)
 
 
 def check_pdfs(env, sample=20):

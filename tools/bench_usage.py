@@ -29,7 +29,13 @@ import sys
 import time
 from datetime import timedelta
 
-from bench import db_connection_args, measure, open_registry, superuser_env
+from bench import (
+    db_connection_args,
+    drop_database,
+    measure,
+    open_registry,
+    superuser_env,
+)
 
 
 def parse_args():
@@ -202,14 +208,7 @@ def main():
             f"one-line ones"
         )
     if not args.keep:
-        from odoo.modules.registry import Registry
-        from odoo.sql_db import close_db
-
-        Registry.delete(db)
-        close_db(db)
-        subprocess.run(
-            ["dropdb", "--if-exists", *db_connection_args(), db], check=False
-        )
+        drop_database(db)
     sys.exit(0)
 
 
