@@ -53,6 +53,31 @@ def rewritten(pdf):
     return buffer.getvalue()
 
 
+def setup_french_company(cls):
+    """The test company made a French one ready for Factur-X: EUR, address,
+    SIRET, VAT number, IBAN (``cls.fr`` is France)."""
+    cls.fr = cls.env.ref("base.fr")
+    cls.company.currency_id = cls.env.ref("base.EUR")
+    cls.company.partner_id.write(
+        {
+            "country_id": cls.fr.id,
+            "street": "1 rue de la Paix",
+            "zip": "75002",
+            "city": "Paris",
+            "phone": "+33 1 23 45 67 89",
+            "company_registry": "732 829 320 00074",
+        }
+    )
+    cls.company.write({"email": "factures@abo.example", "vat": "FR44732829320"})
+    cls.env["res.partner.bank"].create(
+        {
+            "acc_number": "FR7630006000011234567890189",
+            "partner_id": cls.company.partner_id.id,
+            "allow_out_payment": True,
+        }
+    )
+
+
 @tagged("post_install", "-at_install")
 class TestEinvoiceFr(SubscriptionCommon):
     """The e-invoices a French company sends, read back from the emailed PDFs
@@ -62,26 +87,7 @@ class TestEinvoiceFr(SubscriptionCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.fr = cls.env.ref("base.fr")
-        cls.company.currency_id = cls.env.ref("base.EUR")
-        cls.company.partner_id.write(
-            {
-                "country_id": cls.fr.id,
-                "street": "1 rue de la Paix",
-                "zip": "75002",
-                "city": "Paris",
-                "phone": "+33 1 23 45 67 89",
-                "company_registry": "732 829 320 00074",
-            }
-        )
-        cls.company.write({"email": "factures@abo.example", "vat": "FR44732829320"})
-        cls.env["res.partner.bank"].create(
-            {
-                "acc_number": "FR7630006000011234567890189",
-                "partner_id": cls.company.partner_id.id,
-                "allow_out_payment": True,
-            }
-        )
+        setup_french_company(cls)
         cls.customer.write(
             {
                 "is_company": True,

@@ -29,26 +29,7 @@ class TestSelfServiceEinvoice(SubscriptionCommon):
     def setUpClass(cls):
         super().setUpClass()
         # The French company of test_einvoice_fr.py: SIREN, VAT, IBAN.
-        cls.fr = cls.env.ref("base.fr")
-        cls.company.currency_id = cls.env.ref("base.EUR")
-        cls.company.partner_id.write(
-            {
-                "country_id": cls.fr.id,
-                "street": "1 rue de la Paix",
-                "zip": "75002",
-                "city": "Paris",
-                "phone": "+33 1 23 45 67 89",
-                "company_registry": "732 829 320 00074",
-            }
-        )
-        cls.company.write({"email": "factures@abo.example", "vat": "FR44732829320"})
-        cls.env["res.partner.bank"].create(
-            {
-                "acc_number": "FR7630006000011234567890189",
-                "partner_id": cls.company.partner_id.id,
-                "allow_out_payment": True,
-            }
-        )
+        test_einvoice_fr.setup_french_company(cls)
         # L215-1 al. 2 is a consumer's right: a French consumer who asked for
         # Factur-X (a business customer's contract never gets this credit).
         cls.consumer = cls.env["res.partner"].create(
