@@ -386,6 +386,35 @@ class TestUsageBilling(SubscriptionCommon):
         self.assertEqual(sum(new_lines.mapped("price_subtotal")), 24.0)
         self._assert_exact_lines(march)
 
+    def test_fixed_line_made_metered_from_the_amendment_date(self):
+        """A running fixed line made metered on February 15th: billed as fixed
+        until the 14th, metered from the 15th, where its usage goes."""
+        self.user_billing.email = "bernard.billing@example.com"
+        contract = self._create_contract(
+            products=self.product_maintenance | self.product_copies,
+            user_id=self.user_billing.id,
+        )
+        contract.action_start()
+        copies = contract.line_ids.filtered(
+            lambda line: line.product_id == self.product_copies
+        )
+        self._run_cron("2027-01-01")
+        with freeze_time("2027-02-15"):
+            contract.with_context(subscription_amendment_date="2027-02-15").with_user(
+                self.user_billing
+            ).line_ids.filtered(lambda line: line == copies).write(
+                {"billing_type": "metered", "included_quantity": 500}
+            )
+        new = contract.line_ids.filtered(lambda line: line.previous_line_id == copies)
+        self.assertEqual(
+            (copies.billing_type, copies.date_end), ("fixed", D("2027-02-14"))
+        )
+        self.assertEqual((new.billing_type, new.included_quantity), ("metered", 500))
+        self._record(copies, ("2027-02-20 10:00:00", 800, "after"))
+        self.assertEqual(new.usage_ids.mapped("quantity"), [800])
+        with self.assertRaisesRegex(UserError, "fixed price"):
+            self._record(copies, ("2027-02-10 10:00:00", 5, "before"))
+
     def test_line_discount_applies_to_the_usage_and_the_minimum(self):
         """A 10 % discount on the metered line: every line it bills, the top-up
         to the minimum too, is 10 % off, on the PDF's lines and in the CII

@@ -18,7 +18,8 @@ class TestUsageConcurrency(CommittedContractCase):
             # Started 40 days ago, monthly in advance: its first period is over.
             contract = self._create_contract(env, "Metered concurrency", days_ago=40)
             self.line_id = contract.line_ids.id
-            contract.line_ids.write(
+            # Metered from its first day (set up, not an amendment).
+            contract.line_ids.with_context(subscription_amendment_done=True).write(
                 {"billing_type": "metered", "included_quantity": 100}
             )
             self.day = fields.Date.add(contract.date_start, days=3)
