@@ -91,6 +91,23 @@ class TestUsageBilling(SubscriptionCommon):
     def _usage_lines(self, invoice):
         return invoice.invoice_line_ids.filtered("subscription_usage_line_id")
 
+    def _close_mid_february_and_run_the_daily_usage(self, contract):
+        """Bill January, close on February 15th, bill February 1st (two
+        invoices), then run the daily usage action twice on the 20th: the
+        contract's moves."""
+        self._run_cron("2027-01-01")
+        with freeze_time("2027-01-20"):
+            contract._close(self.close_reason.id, "2027-02-15")
+        self._run_cron("2027-02-01")
+        self.assertEqual(len(self._invoices(contract)), 2)
+        # Nothing left to bill by period: the daily run bills the last days.
+        with freeze_time("2027-02-20"):
+            self.env["subscription.contract"]._cron_bill_final_usage()
+            self.env["subscription.contract"]._cron_bill_final_usage()
+        return self.env["account.move"].search(
+            [("subscription_contract_id", "=", contract.id)], order="id"
+        )
+
     def _assert_cii_lines_add_up(self, invoice):
         """Each line item of the invoice's CII: quantity x net price is the line
         total (within 0.01); returns the line items."""
@@ -455,19 +472,8 @@ class TestUsageBilling(SubscriptionCommon):
             ("2027-01-05 10:00:00", 1500, "jan"),
             ("2027-02-10 10:00:00", 1200, "feb"),
         )
-        self._run_cron("2027-01-01")
-        with freeze_time("2027-01-20"):
-            contract._close(self.close_reason.id, "2027-02-15")
-        self._run_cron("2027-02-01")
+        moves = self._close_mid_february_and_run_the_daily_usage(contract)
         self.assertFalse(contract.next_invoice_date)
-        self.assertEqual(len(self._invoices(contract)), 2)
-        # Nothing left to bill by period: the daily run bills the last days.
-        with freeze_time("2027-02-20"):
-            self.env["subscription.contract"]._cron_bill_final_usage()
-            self.env["subscription.contract"]._cron_bill_final_usage()
-        moves = self.env["account.move"].search(
-            [("subscription_contract_id", "=", contract.id)], order="id"
-        )
         final = moves[-1]
         self.assertEqual(len(moves), 3)
         self.assertFalse(final.subscription_period_start)
@@ -486,17 +492,7 @@ class TestUsageBilling(SubscriptionCommon):
         its 15 days is still billed, once, by the daily run."""
         contract, copies = self._metered_contract(minimum=28.0)
         self._record(copies, ("2027-01-05 10:00:00", 1500, "jan"))
-        self._run_cron("2027-01-01")
-        with freeze_time("2027-01-20"):
-            contract._close(self.close_reason.id, "2027-02-15")
-        self._run_cron("2027-02-01")
-        self.assertEqual(len(self._invoices(contract)), 2)
-        with freeze_time("2027-02-20"):
-            self.env["subscription.contract"]._cron_bill_final_usage()
-            self.env["subscription.contract"]._cron_bill_final_usage()
-        moves = self.env["account.move"].search(
-            [("subscription_contract_id", "=", contract.id)], order="id"
-        )
+        moves = self._close_mid_february_and_run_the_daily_usage(contract)
         self.assertEqual(len(moves), 3)
         lines = self._usage_lines(moves[-1])
         # 15/28 of 28.00
