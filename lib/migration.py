@@ -27,6 +27,19 @@ CONTRACT_COLUMNS = [
     "Lines/Discount (%)",
 ]
 
+# The columns of the mandates' import template (static/xls).
+MANDATE_COLUMNS = [
+    "Mandate Reference",
+    "Debtor",
+    "Debtor IBAN",
+    "Debtor BIC",
+    "Signature Date",
+    "Scheme",
+    "State",
+    "Already Used",
+    "Last Collection (Previous Tool)",
+]
+
 # The options Odoo's import screen (base_import.import) is called with for a
 # CSV file whose first line holds the column names, dates as YYYY-MM-DD.
 IMPORT_OPTIONS = {

@@ -321,17 +321,7 @@ class TestImportContracts(ImportCommon):
 
 @tagged("post_install", "-at_install")
 class TestImportMandates(ImportCommon):
-    HEADER = [
-        "Mandate Reference",
-        "Debtor",
-        "Debtor IBAN",
-        "Debtor BIC",
-        "Signature Date",
-        "Scheme",
-        "State",
-        "Already Used",
-        "Last Collection (Previous Tool)",
-    ]
+    HEADER = migration.MANDATE_COLUMNS
 
     @classmethod
     def setUpClass(cls):

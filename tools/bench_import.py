@@ -138,20 +138,7 @@ def main():
                 ]
                 for i in range(n // 2)
             ]
-            mandates = to_csv(
-                [
-                    "Mandate Reference",
-                    "Debtor",
-                    "Debtor IBAN",
-                    "Debtor BIC",
-                    "Signature Date",
-                    "Scheme",
-                    "State",
-                    "Already Used",
-                    "Last Collection (Previous Tool)",
-                ],
-                mandate_rows,
-            )
+            mandates = to_csv(migration.MANDATE_COLUMNS, mandate_rows)
             contract_rows = []
             for i in range(n):
                 sepa = i < n // 2

@@ -121,3 +121,8 @@ def test_scripts_write_the_import_template(script, args):
     rows = rows_of(result.stdout)
     assert rows[0] == migration.CONTRACT_COLUMNS
     assert len(rows) == 4
+
+
+def test_mandate_columns_are_the_template_header():
+    with open(ROOT / "static/xls/subscription_mandates_en.csv", encoding="utf-8") as f:
+        assert next(csv.reader(f)) == migration.MANDATE_COLUMNS
