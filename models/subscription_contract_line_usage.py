@@ -224,6 +224,39 @@ class SubscriptionContractLine(models.Model):
                 tiers = read(command[2])
         return [*tiers.values(), *created]
 
+    def _amend(self, vals):
+        """The usage already recorded on the days of the new version (an
+        amendment from today, or from a past day of a period not billed yet)
+        moves to it with the line's days: none is left outside its line."""
+        result = super()._amend(vals)
+        if self.billing_type == "metered" and self.date_end:
+            successor = self.search(
+                [("previous_line_id", "=", self.id)], order="id desc", limit=1
+            )
+            if successor.billing_type == "metered":
+                self._move_usage_to(successor, self.date_end)
+        return result
+
+    def _move_usage_to(self, successor, last_day):
+        """Move the unbilled usage of this line dated after ``last_day`` to
+        ``successor`` (a new version: no key of its own yet), in one UPDATE."""
+        self.env["subscription.usage"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE subscription_usage
+                   SET contract_line_id = %(new)s
+                 WHERE contract_line_id = %(old)s
+                   AND usage_date > %(day)s
+                   AND invoice_line_id IS NULL
+                """,
+                old=self.id,
+                new=successor.id,
+                day=last_day,
+            )
+        )
+        self.env["subscription.usage"].invalidate_model(["contract_line_id"])
+
     def _prepare_amended_line_vals(self, vals, day):
         """A new version of a metered line keeps the terms not changed, its
         tiers among them (copied, the commands of ``vals`` applied)."""

@@ -335,6 +335,8 @@ class TestUsageBilling(SubscriptionCommon):
         contract, copies = self._metered_contract()
         self._run_cron("2027-01-01")
         first_tier = copies.tier_ids.filtered(lambda t: t.up_to_quantity == 2000)
+        # Recorded on the morning of the amendment day, before the change.
+        self._record(copies, ("2027-02-15 08:00:00", 200, "morning"))
         with freeze_time("2027-02-15"):
             contract.with_context(subscription_amendment_date="2027-02-15").with_user(
                 self.user_billing
@@ -374,7 +376,7 @@ class TestUsageBilling(SubscriptionCommon):
         )
         self.assertEqual(
             {u.idempotency_key: u.contract_line_id for u in usage},
-            {"after": new, "before": copies, "orm": new},
+            {"morning": new, "after": new, "before": copies, "orm": new},
         )
         # The same record sent again is still recorded once.
         self.assertEqual(
@@ -389,7 +391,7 @@ class TestUsageBilling(SubscriptionCommon):
                 (h.subscription_usage_line_id, h.subscription_usage_used)
                 for h in heads.sorted("subscription_usage_start")
             ],
-            [(copies, 1000), (new, 1600)],
+            [(copies, 1000), (new, 1800)],
         )
         old_lines = self._usage_lines(march).filtered(
             lambda ln: ln.subscription_usage_line_id == copies
@@ -398,9 +400,14 @@ class TestUsageBilling(SubscriptionCommon):
         self.assertIn("500.00 included, 500.00 billable", old_lines[0].name)
         self.assertEqual(sum(old_lines.mapped("price_subtotal")), 25.0)
         new_lines = self._usage_lines(march) - old_lines
-        # 14 days of 28: 1,000 included, 600 billable at the new 0.04.
-        self.assertIn("1,000.00 included, 600.00 billable", new_lines[0].name)
-        self.assertEqual(sum(new_lines.mapped("price_subtotal")), 24.0)
+        # 14 days of 28: 1,000 included, 800 billable at the new 0.04.
+        self.assertIn("1,000.00 included, 800.00 billable", new_lines[0].name)
+        self.assertEqual(sum(new_lines.mapped("price_subtotal")), 32.0)
+        self.assertFalse(
+            self.env["subscription.usage"].search_count(
+                [("contract_id", "=", contract.id), ("invoice_line_id", "=", False)]
+            )
+        )
         self._assert_exact_lines(march)
 
     def test_fixed_line_made_metered_from_the_amendment_date(self):
